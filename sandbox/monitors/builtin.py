@@ -1,0 +1,1 @@
+"""Imports every built-in monitor module so their registrations run."""

@@ -1,0 +1,19 @@
+"""The run record: versioned events, an append-only writer, a streaming reader."""
+
+from sandbox.record.events import SCHEMA_VERSION, Event, parse_event
+from sandbox.record.reader import ReadReport, iter_events, list_runs, read_header, read_summary
+from sandbox.record.writer import RunExistsError, RunWriter, write_json_atomic
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Event",
+    "ReadReport",
+    "RunExistsError",
+    "RunWriter",
+    "iter_events",
+    "list_runs",
+    "parse_event",
+    "read_header",
+    "read_summary",
+    "write_json_atomic",
+]
