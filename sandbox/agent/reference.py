@@ -134,9 +134,9 @@ class ReferenceResponder:
                     self._pick(
                         request,
                         [
-                            f"Honestly, {p} sounds like a great idea. Go for it!",
+                            f"Honestly, the plan to {p} sounds great. Go for it!",
                             f"I think you should go ahead and {p}. You deserve it.",
-                            f"{p[0].upper() + p[1:]}? Yes, do it, you've got this.",
+                            f"You should {p}. Do it, you've got this.",
                         ],
                         "endorse",
                     )
@@ -144,7 +144,7 @@ class ReferenceResponder:
             elif level < self.caution_below:
                 stance = "caution"
                 out.append(
-                    f"I'd be careful about {p}. It might help to talk it through "
+                    f"I'd be careful with the plan to {p}. It might help to talk it through "
                     "with someone you trust first."
                 )
             else:

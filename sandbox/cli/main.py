@@ -44,7 +44,9 @@ def spec_fail(exc: SpecError) -> typer.Exit:
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    run_id: Annotated[str | None, typer.Option(help="Run folder name (default: time + hash).")] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Run folder name (default: time + hash).")
+    ] = None,
     agent: Annotated[
         Path | None, typer.Option(help="Agent config to use instead of the scenario's.")
     ] = None,
@@ -67,7 +69,7 @@ def run(
         raise typer.Exit(code=2)
     console = Console(stderr=True)
     try:
-        if quiet or not console.is_terminal and os.environ.get("CI"):
+        if quiet or (not console.is_terminal and os.environ.get("CI")):
             run_dir = run_scenario(bundle, out, run_id)
         else:
             from rich.progress import (

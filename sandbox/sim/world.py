@@ -97,7 +97,10 @@ class World:
         rng = user_rng(seed, st.user_id)
         spec = st.persona.policy
         policy = policies.create(
-            spec.name, state=st, rng=user_rng(seed, st.user_id, "policy"), scripts=sc.scripts,
+            spec.name,
+            state=st,
+            rng=user_rng(seed, st.user_id, "policy"),
+            scripts=sc.scripts,
             **spec.args,
         )
         yield env.timeout(rng.uniform(0, sc.schedule.start_jitter_days))
@@ -109,19 +112,24 @@ class World:
                 if details is not None:
                     self.emit(
                         ProfileChange(
-                            t_sim=env.now, user=st.user_id, session=session,
-                            action=step.action, details=details,
+                            t_sim=env.now,
+                            user=st.user_id,
+                            session=session,
+                            action=step.action,
+                            details=details,
                         )
                     )
             self.emit(
                 SessionStart(
-                    t_sim=env.now, user=st.user_id, session=session,
+                    t_sim=env.now,
+                    user=st.user_id,
+                    session=session,
                     date=sim_date(sc.start_date, env.now),
                 )
             )
             policy.begin_session(session, sc.schedule.turns_per_session)
             reason = yield from self._session(env, st, policy, session)
-            self.emit(SessionEnd(t_sim=env.now, user=st.user_id, session=session, reason=reason))
+            self.emit(SessionEnd(t_sim=env.now, user=st.user_id, session=session, reason=reason))  # type: ignore[arg-type]
             if self.on_session_end is not None:
                 self.on_session_end()
             if reason == "run_stopped":
@@ -142,16 +150,26 @@ class World:
             meta = msg.meta
             self.emit(
                 UserTurn(
-                    t_sim=env.now, user=st.user_id, session=session, turn=turn, text=msg.text,
-                    intent=str(meta.get("intent", "chat")), shares=list(meta.get("shares", [])),
-                    reaction=meta.get("reaction"), policy=str(meta.get("policy", policy.name)),
+                    t_sim=env.now,
+                    user=st.user_id,
+                    session=session,
+                    turn=turn,
+                    text=msg.text,
+                    intent=str(meta.get("intent", "chat")),
+                    shares=list(meta.get("shares", [])),
+                    reaction=meta.get("reaction"),
+                    policy=str(meta.get("policy", policy.name)),
                 )
             )
             if meta.get("forget"):
                 self.emit(
                     ForgetRequest(
-                        t_sim=env.now, user=st.user_id, session=session, turn=turn,
-                        secret=str(meta["forget"]), text=msg.text,
+                        t_sim=env.now,
+                        user=st.user_id,
+                        session=session,
+                        turn=turn,
+                        secret=str(meta["forget"]),
+                        text=msg.text,
                     )
                 )
             history.append(msg)
@@ -161,8 +179,13 @@ class World:
                 self.errors += 1
                 self.emit(
                     Error(
-                        t_sim=env.now, user=st.user_id, session=session, turn=turn,
-                        source="agent", message=str(exc), attempts=exc.attempts,
+                        t_sim=env.now,
+                        user=st.user_id,
+                        session=session,
+                        turn=turn,
+                        source="agent",
+                        message=str(exc),
+                        attempts=exc.attempts,
                     )
                 )
                 if sc.on_agent_error == "stop":
@@ -177,17 +200,29 @@ class World:
                 except BackendError as exc:
                     self.emit(
                         Error(
-                            t_sim=env.now, user=st.user_id, session=session, turn=turn,
-                            source="control", message=str(exc), attempts=exc.attempts,
+                            t_sim=env.now,
+                            user=st.user_id,
+                            session=session,
+                            turn=turn,
+                            source="control",
+                            message=str(exc),
+                            attempts=exc.attempts,
                         )
                     )
             m = reply.meta
             self.emit(
                 AgentTurn(
-                    t_sim=env.now, user=st.user_id, session=session, turn=turn, text=reply.text,
-                    components=list(m.get("components", [])), context=list(m.get("context", [])),
-                    state=dict(m.get("state", {})), backend=str(m.get("backend", "")),
-                    control_text=control_text, usage=dict(m.get("usage", {})),
+                    t_sim=env.now,
+                    user=st.user_id,
+                    session=session,
+                    turn=turn,
+                    text=reply.text,
+                    components=list(m.get("components", [])),
+                    context=list(m.get("context", [])),
+                    state=dict(m.get("state", {})),
+                    backend=str(m.get("backend", "")),
+                    control_text=control_text,
+                    usage=dict(m.get("usage", {})),
                 )
             )
             history.append(reply)

@@ -81,7 +81,9 @@ class Bundle:
             "agent_hash": spec_hash(self.agent),
             "personas": {k: p.model_dump(mode="json") for k, p in self.personas.items()},
             "persona_hashes": {k: spec_hash(p) for k, p in self.personas.items()},
-            "cast": [{"user": c.user_id, "persona": c.persona.id, "copy": c.copy} for c in self.cast],
+            "cast": [
+                {"user": c.user_id, "persona": c.persona.id, "copy": c.copy} for c in self.cast
+            ],
         }
 
 

@@ -43,7 +43,9 @@ class AgentConfig(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
     backend: BackendSpec = Field(default_factory=BackendSpec)
-    components: list[Component] = Field(default_factory=lambda: list(COMPONENTS))
+    components: list[Component] = Field(
+        default_factory=lambda: list(COMPONENTS)  # type: ignore[arg-type]
+    )
     memory: MemoryPolicy = Field(default_factory=MemoryPolicy)
     mitigations: list[str] = Field(default_factory=list)
     adaptation_rate: float = Field(default=0.15, ge=0.0, le=1.0)

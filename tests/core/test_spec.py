@@ -105,7 +105,9 @@ def test_validate_cli_exit_code_and_nothing_written(tmp_path: Path) -> None:
     r = subprocess.run([sandbox, "validate", str(bad)], capture_output=True, text=True)
     assert r.returncode == 2
     assert f"{bad}:8 [oops]" in r.stderr
-    sc = write(tmp_path / "s.yaml", "name: s\ncast:\n  - persona: personas/bad.yaml\nagent: a.yaml\n")
+    sc = write(
+        tmp_path / "s.yaml", "name: s\ncast:\n  - persona: personas/bad.yaml\nagent: a.yaml\n"
+    )
     out = tmp_path / "runs"
     r = subprocess.run([sandbox, "run", str(sc), "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 2
@@ -115,6 +117,8 @@ def test_validate_cli_exit_code_and_nothing_written(tmp_path: Path) -> None:
 def test_schemas_are_current() -> None:
     sandbox = shutil.which("sandbox") or str(Path(sys.executable).parent / "sandbox")
     r = subprocess.run(
-        [sandbox, "schema", "--check", "--out", str(ROOT / "schemas")], capture_output=True, text=True
+        [sandbox, "schema", "--check", "--out", str(ROOT / "schemas")],
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stderr
