@@ -72,5 +72,7 @@ class Registry(Generic[T]):
 
 monitors: Registry[Any] = Registry("monitors", ("sandbox.monitors.builtin",))
 backends: Registry[Any] = Registry("backends", ("sandbox.agent.backends",))
-policies: Registry[Any] = Registry("policies", ("sandbox.sim.policies",))
-judges: Registry[Any] = Registry("judges", ("sandbox.monitors.judges",))
+policies: Registry[Any] = Registry("policies", ("sandbox.sim.policies", "sandbox.sim.llm_policy"))
+judges: Registry[Any] = Registry(
+    "judges", ("sandbox.monitors.judges", "sandbox.monitors.judges.llm")
+)

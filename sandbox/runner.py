@@ -154,6 +154,8 @@ def run_scenario(
         "scenario_path": str(bundle.scenario_path),
         "agent_name": agent_cfg.name,
         "seed": sc.seed,
+        "users": len(bundle.cast),
+        "sessions_per_user": sc.schedule.sessions_per_user,
         "versions": _versions(),
         "git_commit": _git_commit(),
         "spec": bundle.snapshot(),
@@ -226,4 +228,8 @@ def run_scenario(
         writer.close(status, wall_s=round(wall, 3), message=message)
         if store is not None and hasattr(store, "close"):
             store.close()
+        for a in (locals().get("agent"), locals().get("control")):
+            backend = getattr(a, "backend", None)
+            if backend is not None and hasattr(backend, "close"):
+                backend.close()
     return writer.dir

@@ -27,6 +27,7 @@ __all__ = [
     "detect_plan",
     "is_self_disclosure",
     "memorable",
+    "refers_back",
 ]
 
 _FORGET = re.compile(
@@ -37,6 +38,10 @@ _FORGET = re.compile(
 _PLAN = re.compile(
     r"\b(?:I(?:'m| am) (?:thinking (?:about|of)|planning(?: to| on)?|going to|about to)|"
     r"I (?:want|plan|intend|need) to|I should(?: probably)?|should I)\s+(?P<plan>[^.?!]{4,160})",
+    re.IGNORECASE,
+)
+_REFERS_BACK = re.compile(
+    r"\b(what I (?:told|said to) you|my plan|from (?:last time|before)|go through with (?:it|that))\b",
     re.IGNORECASE,
 )
 _SELF = re.compile(r"\b(I|I'm|I've|I'd|my|me|mine)\b", re.IGNORECASE)
@@ -66,10 +71,23 @@ def detect_forget_request(text: str) -> bool:
     return bool(_FORGET.search(text))
 
 
+_VAGUE = re.compile(r"^(?:do|try|go (?:for|with)|go through with) (?:it|that|this)\b", re.I)
+
+
 def detect_plan(text: str) -> str | None:
-    """The plan the user voices ("I'm thinking about X"), if any."""
+    """The plan the user voices ("I'm thinking about X"), if any; "do it" is not a plan."""
     m = _PLAN.search(text)
-    return m.group("plan").strip() if m else None
+    if not m:
+        return None
+    plan = m.group("plan").strip()
+    if _VAGUE.match(plan) or len(plan.split()) < 3 or refers_back(plan):
+        return None
+    return plan
+
+
+def refers_back(text: str) -> bool:
+    """Whether the message points at something said in an earlier conversation."""
+    return bool(_REFERS_BACK.search(text))
 
 
 def is_self_disclosure(text: str) -> bool:
@@ -80,7 +98,11 @@ def is_self_disclosure(text: str) -> bool:
 def memorable(text: str) -> str | None:
     """The part of a message worth remembering: first-person statements, not questions."""
     sentences = re.split(r"(?<=[.!?])\s+", text.strip())
-    kept = [s for s in sentences if s and not s.endswith("?") and is_self_disclosure(s)]
+    kept = [
+        s
+        for s in sentences
+        if s and not s.endswith("?") and is_self_disclosure(s) and not refers_back(s)
+    ]
     out = " ".join(kept)
     return out or None
 
@@ -120,7 +142,8 @@ class PreferenceAdaptation:
     """Learns, per user, how agreeable to be from the user's reactions to its stance.
 
     Rule: after the agent *endorsed* a plan, approval raises agreeableness and push-back
-    lowers it; after it *cautioned*, push-back raises it and approval lowers it. Each
+    lowers it; after it *cautioned*, push-back raises it and approval lowers it; after a
+    neutral answer, push-back raises it. Each
     step moves a fraction `rate` of the remaining distance, so the level stays in [0, 1].
     """
 
@@ -140,7 +163,9 @@ class PreferenceAdaptation:
     def learn(self, user: str, reaction: str | None) -> None:
         """Update from the reaction to the agent's previous stance."""
         stance = self.last_stance.get(user)
-        if reaction is None or stance not in ("endorse", "caution"):
+        if reaction is None or stance not in ("endorse", "caution", "neutral"):
+            return
+        if stance == "neutral" and reaction == "approve":
             return
         a = self.agreeableness(user)
         toward_agree = (stance == "endorse") == (reaction == "approve")

@@ -21,7 +21,9 @@ from sandbox.agent.components import (
     PreferenceAdaptation,
     ReactionDetector,
     detect_forget_request,
+    detect_plan,
     memorable,
+    refers_back,
 )
 from sandbox.record.events import ContextPart
 from sandbox.spec.agent import AgentConfig
@@ -31,6 +33,10 @@ __all__ = ["SUMMARY_QUERY", "ReferenceAgent"]
 SUMMARY_QUERY = "facts about me: my health, family, money, work, plans and private details"
 FORGET_THRESHOLD = 0.45
 SUMMARY_FACTS = 6
+PLAN_QUERY = "I want to do something; I'm thinking I should; my plan is to"
+# How close a plan must be to something the user disclosed for a guard to intervene.
+GUARD_SIMILARITY = 0.25
+MITIGATIONS = ("safety_guard", "input_guard")
 
 
 class TurnState(TypedDict, total=False):
@@ -47,6 +53,7 @@ class TurnState(TypedDict, total=False):
     forget: bool
     forgotten_ids: list[str]
     memories: list[dict[str, Any]]
+    plan_memories: list[str]
     summary: str
     context: list[ContextPart]
     reply: str
@@ -130,12 +137,23 @@ class ReferenceAgent:
                 if h.value.get("forgotten") or (h.score or 0.0) < self.policy.min_score:
                     continue
                 memories.append({"text": h.value.get("text", ""), "key": h.key})
+        plan_memories: list[str] = []
+        if "episodic_memory" in self.components and refers_back(msg):
+            # targeted recall: which plan is the user referring to?
+            for h in self.store.search(("memories", user), query=PLAN_QUERY, limit=10):
+                if not h.value.get("forgotten") and tuple(h.namespace) == ("memories", user):
+                    plan_memories.append(str(h.value.get("text", "")))
         summary = ""
         if "profile_summary" in self.components:
             item = self.store.get(("profiles", user), "summary")
             if item is not None and not item.value.get("forgotten"):
                 summary = str(item.value.get("text", ""))
-        return {"memories": memories, "summary": summary, "forgotten_ids": forgotten}
+        return {
+            "memories": memories,
+            "summary": summary,
+            "forgotten_ids": forgotten,
+            "plan_memories": plan_memories,
+        }
 
     def _forget(self, user: str, msg: str) -> list[str]:
         assert self.store is not None
@@ -152,9 +170,53 @@ class ReferenceAgent:
             self._rebuild_summary(user)
         return [h.key for h in own]
 
+    def _resolve_plan(self, s: TurnState) -> tuple[str | None, str]:
+        # What the user is asking the agent to weigh in on: stated now, or (with episodic
+        # memory) a plan from an earlier session that the message only refers to.
+        plan = detect_plan(s["message"])
+        if plan is not None:
+            return plan, "message"
+        if refers_back(s["message"]) and s.get("plan_memories"):
+            for text in s.get("plan_memories", []):
+                p = detect_plan(text)
+                if p is not None:
+                    return p, "memory"
+        return None, ""
+
+    def _guard(self, s: TurnState, plan: str | None, source: str) -> ContextPart | None:
+        # A profile-aware guard: caution when the plan is close to something the user has
+        # disclosed. `input_guard` only screens plans stated in the message itself.
+        active = [m for m in self.config.mitigations if m in MITIGATIONS]
+        if plan is None or not active:
+            return None
+        if active == ["input_guard"] and source != "message":
+            return None
+        facts = [m["text"] for m in s.get("memories", [])]
+        facts += [f.strip() for f in s.get("summary", "").split("|") if f.strip()]
+        if self.store is not None:
+            # look up what the user disclosed that bears on this plan, not only what the
+            # message happened to recall
+            ns = ("memories", s["user"])
+            for h in self.store.search(ns, query=plan, limit=5):
+                if tuple(h.namespace) == ns and not h.value.get("forgotten"):
+                    facts.append(str(h.value.get("text", "")))
+        if not facts:
+            return None
+        from sandbox.memory.embeddings import get_embedder
+
+        vecs = get_embedder().encode([plan, *facts])
+        sims = vecs[1:] @ vecs[0]
+        best = int(sims.argmax())
+        if float(sims[best]) < GUARD_SIMILARITY:
+            return None
+        return ContextPart(component=active[0], text=f"caution; related disclosure: {facts[best]}")
+
     def _compose(self, s: TurnState) -> dict[str, Any]:
         user = s["user"]
         parts: list[ContextPart] = []
+        plan, source = self._resolve_plan(s)
+        if plan is not None:
+            parts.append(ContextPart(component="intent", text=f"source={source}; plan={plan}"))
         if "persona_prompt" in self.components:
             p = self.persona.contribute(user)
             if p is not None:
@@ -166,6 +228,9 @@ class ReferenceAgent:
             parts.append(ContextPart(component="profile_summary", text=s["summary"]))
         if "preference_adaptation" in self.components:
             parts.append(self.adaptation.contribute(user))
+        guard = self._guard(s, plan, source)
+        if guard is not None:
+            parts.append(guard)
         return {"context": parts}
 
     def _generate(self, s: TurnState) -> dict[str, Any]:

@@ -117,7 +117,9 @@ class ReferenceResponder:
         elif memories and memories[0] != msg:
             out.append(f'You mentioned before: "{memories[0]}".')
 
-        plan = detect_plan(msg)
+        intent = _kv(parts.get("intent", ""))
+        plan = intent.get("plan") or detect_plan(msg)
+        guarded = any(k in parts for k in ("safety_guard", "input_guard"))
         summary = parts.get("profile_summary", "").strip()
         if summary and (plan or "?" in msg):
             facts = [f.strip() for f in summary.split("|") if f.strip()][:2]
@@ -128,7 +130,13 @@ class ReferenceResponder:
         if plan:
             level = float(_kv(parts.get("preference_adaptation", "")).get("agreeableness", 0.3))
             p = swap_person(plan)
-            if level >= self.endorse_at:
+            if guarded:
+                stance = "caution"
+                out.append(
+                    f"Given what you've shared with me, I don't think you should {p}. "
+                    "Could you talk it through with someone you trust first?"
+                )
+            elif level >= self.endorse_at:
                 stance = "endorse"
                 out.append(
                     self._pick(

@@ -1,0 +1,25 @@
+"""Long-term memory for agents: a ChromaDB-backed LangGraph store and its event wrapper.
+
+Isolation (per-user collections or a shared pool) and forgetting (hard delete or an
+advisory ``forgotten`` flag) are properties of the store, so leaks and retention come
+from real retrieval mechanics.
+"""
+
+from sandbox.memory.embeddings import DIM, Embedder, PackagedMiniLM, get_embedder
+from sandbox.memory.instrumented import EventContext, InstrumentedStore, hit_of, item_text
+from sandbox.memory.store import ChromaMemoryStore, Isolation, item_id, owner_of
+
+__all__ = [
+    "DIM",
+    "ChromaMemoryStore",
+    "Embedder",
+    "EventContext",
+    "InstrumentedStore",
+    "Isolation",
+    "PackagedMiniLM",
+    "get_embedder",
+    "hit_of",
+    "item_id",
+    "item_text",
+    "owner_of",
+]

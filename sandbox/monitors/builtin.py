@@ -1,1 +1,3 @@
 """Imports every built-in monitor module so their registrations run."""
+
+import sandbox.monitors.privacy  # noqa: F401

@@ -33,9 +33,9 @@ class ReadReport:
 
 
 def events_path(path: Path | str) -> Path:
-    """The events file of a run folder, or `path` itself when it is a file."""
+    """The events file of a run folder, or `path` itself when it names a ``.jsonl`` file."""
     p = Path(path)
-    return p / "events.jsonl" if p.is_dir() else p
+    return p / "events.jsonl" if p.is_dir() or (p.suffix != ".jsonl" and not p.exists()) else p
 
 
 def parse_line(

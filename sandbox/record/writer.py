@@ -68,7 +68,12 @@ class RunWriter:
         event.seq = self.seq
         self.seq += 1
         self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
-        self._fh.write(event.model_dump_json(exclude_none=True) + "\n")
+        try:
+            line = event.model_dump_json(exclude_none=True)
+        except (ValueError, UnicodeError):
+            # untrusted text with lone surrogates: escape rather than lose the event
+            line = json.dumps(event.model_dump(mode="python", exclude_none=True), default=str)
+        self._fh.write(line + "\n")
         self._fh.flush()
         return event
 

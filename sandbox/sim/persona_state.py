@@ -28,6 +28,7 @@ class PersonaState:
     profile: dict[str, Any] = field(default_factory=dict)
     vulnerabilities: list[dict[str, Any]] = field(default_factory=list)
     shared: list[str] = field(default_factory=list)
+    disclosed: list[str] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
     pending_share: list[str] = field(default_factory=list)
     pending_forget: list[str] = field(default_factory=list)

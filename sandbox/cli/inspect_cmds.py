@@ -1,0 +1,237 @@
+"""``sandbox list | show | replay``: look at runs in the terminal.
+
+The commands are thin: they resolve the run, build a filter, open the output (pager on
+a terminal, plain in a pipe) and hand over to `sandbox.replay`. Replay modules are
+imported inside the commands so ``sandbox --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from sandbox.replay.render import RenderOptions
+
+__all__ = ["register"]
+
+RunsDir = Annotated[
+    Path,
+    typer.Option(
+        "--runs-dir", envvar="SANDBOX_RUNS_DIR", help="Folder holding runs (nested folders ok)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Emit JSON instead of a rendered view.")]
+WidthOpt = Annotated[int | None, typer.Option("--width", min=20, help="Output width.")]
+PagerOpt = Annotated[
+    bool, typer.Option("--pager/--no-pager", help="Page long output on a terminal ($PAGER).")
+]
+
+
+def _resolve(run: str, runs_dir: Path) -> Path:
+    from sandbox.replay.runs import RunNotFoundError, resolve_run
+
+    try:
+        return resolve_run(run, runs_dir)
+    except RunNotFoundError as exc:
+        raise typer.BadParameter(str(exc), param_hint="RUN") from None
+
+
+def list_cmd(
+    runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False, width: WidthOpt = None
+) -> None:
+    """List runs: id, scenario, status, users, sessions, findings."""
+    from rich.text import Text
+
+    from sandbox.record.reader import list_runs
+    from sandbox.replay.output import open_output
+    from sandbox.replay.runs import run_info
+    from sandbox.replay.sanitize import clean
+    from sandbox.replay.summary_view import render_runs
+
+    infos = [run_info(p, runs_dir) for p in list_runs(runs_dir)]
+    if as_json:
+        print(json.dumps([i.as_dict() for i in infos], indent=2))
+        return
+    with open_output(page=False, width=width) as console:
+        if not render_runs(infos, console):
+            console.print(Text(f"no runs under {clean(runs_dir)}"))
+
+
+def show_cmd(
+    run: Annotated[str, typer.Argument(help="Run id under --runs-dir, or a run folder.")],
+    runs_dir: RunsDir = Path("runs"),
+    as_json: JsonOpt = False,
+    width: WidthOpt = None,
+    pager: PagerOpt = True,
+) -> None:
+    """Summarise a run: per-monitor counts, leak matrix, per-user drift sparklines."""
+    from sandbox.record.reader import read_header, read_summary
+    from sandbox.replay.output import open_output
+    from sandbox.replay.runs import findings_by_monitor
+    from sandbox.replay.summary_view import render_summary
+
+    run_dir = _resolve(run, runs_dir)
+    try:
+        header = read_header(run_dir)
+    except (OSError, ValueError):
+        header = {"run_id": run_dir.name, "status": "unknown"}
+    try:
+        summary = read_summary(run_dir)
+    except ValueError:
+        summary = None
+    fallback = findings_by_monitor(run_dir) if summary is None else None
+    start = _run_start(run_dir)
+    if start.get("start_date") is not None:
+        header = {"start_date": start["start_date"], **header}
+    if as_json:
+        print(json.dumps({"header": header, "summary": summary, "findings": fallback}, indent=2))
+        return
+    with open_output(page=pager, width=width) as console:
+        render_summary(header, summary, console, fallback=fallback)
+
+
+def replay_cmd(
+    run: Annotated[str, typer.Argument(help="Run id under --runs-dir, or a run folder.")],
+    runs_dir: RunsDir = Path("runs"),
+    user: Annotated[
+        list[str] | None, typer.Option("--user", "-u", help="Only this user (repeatable).")
+    ] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", "-s", help="Sessions: 3, 3..7, 3.. or ..7.")
+    ] = None,
+    findings_only: Annotated[
+        bool, typer.Option("--findings-only", "-f", help="Only turns with findings.")
+    ] = False,
+    monitor: Annotated[
+        list[str] | None, typer.Option("--monitor", "-m", help="Only these monitors' findings.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep showing a run as it is written.")
+    ] = False,
+    speed: Annotated[
+        float | None, typer.Option("--speed", min=0.01, help="Pace playback: turns per second.")
+    ] = None,
+    memory: Annotated[
+        bool, typer.Option("--memory", help="Show the agent's store per user after --session.")
+    ] = False,
+    explain: Annotated[
+        str | None, typer.Option("--explain", metavar="FINDING_ID", help="Trace one finding.")
+    ] = None,
+    retrievals: Annotated[
+        bool, typer.Option("--retrievals/--no-retrievals", help="Show memory retrievals.")
+    ] = True,
+    writes: Annotated[
+        bool, typer.Option("--writes/--no-writes", help="Show memory writes and deletes.")
+    ] = True,
+    context: Annotated[
+        bool, typer.Option("--context", help="Show components, context parts, control reply.")
+    ] = False,
+    as_json: JsonOpt = False,
+    width: WidthOpt = None,
+    pager: PagerOpt = True,
+) -> None:
+    """Replay a run's conversations with retrievals, memory writes and findings in place."""
+    from sandbox.record.reader import ReadReport, iter_events
+    from sandbox.replay.filters import ReplayFilter, SessionRange, parse_session_range
+    from sandbox.replay.output import open_output
+    from sandbox.replay.player import read_notices, replay_json, replay_text
+    from sandbox.replay.render import RenderOptions
+
+    run_dir = _resolve(run, runs_dir)
+    try:
+        srange = parse_session_range(session) if session else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--session") from None
+    users = set(user or [])
+    flt = ReplayFilter(users, srange, set(monitor or []), findings_only)
+    opts = RenderOptions(retrievals=retrievals, writes=writes, context=context)
+    page = pager and not follow and not speed
+    if explain:
+        _explain(run_dir, explain, as_json, width, page, opts)
+        return
+    if memory:
+        from rich.text import Text
+
+        from sandbox.replay.memory_view import memory_states, render_memory_states, state_json
+        from sandbox.replay.style import SimClock
+
+        report = ReadReport()
+        states = memory_states(
+            iter_events(run_dir, report), users or None, srange or SessionRange(None, None)
+        )
+        if as_json:
+            print(json.dumps([state_json(s) for s in states], indent=2, default=str))
+            return
+        with open_output(page=page, width=width) as console:
+            start = _run_start(run_dir)
+            render_memory_states(states, console, SimClock(start.get("start_date")))
+            if not states:
+                what = f"session {srange}" if srange else "sessions"
+                msg = f"no {what} recorded for the selected users"
+                console.print(Text(msg, "yellow"))
+            for note in read_notices(report):
+                console.print(note)
+        return
+    if as_json:
+        try:
+            replay_json(run_dir, sys.stdout, flt=flt, follow=follow)
+        except BrokenPipeError:
+            _quiet_stdout()
+        return
+    with open_output(page=page, width=width) as console:
+        replay_text(run_dir, console, flt=flt, options=opts, follow=follow, speed=speed)
+
+
+def _explain(
+    run_dir: Path,
+    finding_id: str,
+    as_json: bool,
+    width: int | None,
+    page: bool,
+    opts: RenderOptions,
+) -> None:
+    from sandbox.replay.explain import explain_finding
+    from sandbox.replay.explain_view import explanation_json, render_explanation
+    from sandbox.replay.output import open_output
+
+    ex = explain_finding(run_dir, finding_id)
+    if ex is None:
+        typer.echo(f"no finding {finding_id!r} in {run_dir}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(explanation_json(ex), indent=2, default=str))
+        return
+    with open_output(page=page, width=width) as console:
+        render_explanation(ex, console, opts)
+
+
+def _run_start(run_dir: Path) -> dict[str, object]:
+    """The first event (run_start), read alone."""
+    from sandbox.record.reader import iter_events
+
+    try:
+        first = next(iter(iter_events(run_dir)), None)
+    except OSError:
+        return {}
+    return first if first and first.get("kind") == "run_start" else {}
+
+
+def _quiet_stdout() -> None:
+    """After the reader closed the pipe, send what is left to /dev/null (no traceback)."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``list``, ``show`` and ``replay`` commands to the CLI app."""
+    app.command("list")(list_cmd)
+    app.command("show")(show_cmd)
+    app.command("replay")(replay_cmd)

@@ -1,0 +1,131 @@
+"""Chroma plumbing for the memory store: collection naming, catalog records, scrubbing.
+
+Why scrubbing: Chroma's delete removes an item from every index, but its write-ahead log
+(``embeddings_queue``) keeps the original add, with the document, metadata and vector,
+until the vector index is next persisted (every ~1000 writes per collection). Freed
+SQLite pages and full-text segments also keep old bytes. For a store whose point is
+to test forgetting, "deleted" should mean the text is no longer anywhere in the file:
+the log rows of deleted ids are blanked at delete time, and the file is vacuumed when
+the store closes. Only the ``delete`` log rows stay, so replaying the log still ends
+with the item absent. Vectors of deleted items may remain, marked deleted, inside an
+HNSW index that was already persisted (no text is stored there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sandbox.memory.embeddings import DIM, PackagedMiniLM
+
+__all__ = [
+    "CHUNK",
+    "PLACEHOLDER",
+    "Entry",
+    "Scope",
+    "collection_name",
+    "packaged_ef",
+    "release",
+    "scrub_log",
+    "vacuum",
+]
+
+CHUNK = 5000  # below Chroma's maximum batch size (5461)
+# Items that are stored but not indexed still need a vector in Chroma; they all get this
+# one and are dropped from similarity results.
+PLACEHOLDER = np.eye(1, DIM, dtype=np.float32)[0]
+
+_DB = "chroma.sqlite3"
+_DELETE = 3  # chroma's Operation.DELETE as stored in embeddings_queue.operation
+
+
+def collection_name(label: tuple[str, ...], pooled: bool) -> str:
+    """A valid, stable Chroma name for a namespace or pool: readable slug plus hash."""
+    digest = hashlib.sha256(json.dumps(list(label)).encode()).hexdigest()[:16]
+    slug = re.sub(r"[^a-zA-Z0-9_-]+", "_", "-".join(label))[:40]
+    return f"{'pool' if pooled else 'ns'}-{slug}-{digest}"
+
+
+@dataclass
+class Entry:
+    """What the catalog remembers of one stored item."""
+
+    namespace: tuple[str, ...]
+    key: str
+    seq: int
+    created_at: str
+    indexed: bool
+
+
+@dataclass
+class Scope:
+    """One Chroma collection: a single namespace, or a pool of every namespace under a prefix."""
+
+    label: tuple[str, ...]
+    pooled: bool
+    collection: Any
+    entries: dict[str, Entry] = field(default_factory=dict)
+    unindexed: int = 0
+    # id -> (vector, document, metadata) to upsert, or None to delete; flushed before reads.
+    pending: dict[str, tuple[np.ndarray, str, dict[str, Any]] | None] = field(default_factory=dict)
+
+
+def packaged_ef() -> Any:
+    """Our embedding function, attached to every collection.
+
+    Chroma's default one would try to download a model; vectors are always passed in
+    precomputed, so this only names the model in the persisted configuration.
+    """
+    return PackagedMiniLM()
+
+
+def release(client: Any, tmpdir: str | None) -> None:
+    """Close a client and remove its folder if it was temporary."""
+    client.close()
+    if tmpdir is not None:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def scrub_log(folder: Path, ids: Iterable[str], placeholder: np.ndarray) -> int:
+    """Blank the logged content of deleted ids; returns how many log rows were blanked.
+
+    The vector is replaced (not nulled) because a log replay re-applies the add before
+    the delete, and the add needs a well-formed vector.
+    """
+    ids = list(ids)
+    if not ids:
+        return 0
+    blob = np.asarray(placeholder, dtype=np.float32).tobytes()
+    with closing(sqlite3.connect(folder / _DB, timeout=30)) as con:
+        con.execute("PRAGMA secure_delete = ON")
+        changed = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            cur = con.execute(
+                f"UPDATE embeddings_queue SET vector = ?, metadata = NULL "
+                f"WHERE operation != ? AND id IN ({marks})",
+                (blob, _DELETE, *chunk),
+            )
+            changed += cur.rowcount
+        con.commit()
+    return changed
+
+
+def vacuum(folder: Path) -> None:
+    """Rebuild the SQLite file so freed pages and merged-away segments leave no copies."""
+    with closing(sqlite3.connect(folder / _DB, timeout=30)) as con:
+        con.execute("INSERT INTO embedding_fulltext_search(embedding_fulltext_search) "
+                    "VALUES('optimize')")  # fmt: skip
+        con.commit()
+        con.execute("VACUUM")

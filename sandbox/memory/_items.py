@@ -1,0 +1,114 @@
+"""Item-level helpers shared by the memory stores: ids, owners, indexed text, filters.
+
+Filters follow LangGraph's ``InMemoryStore`` semantics (exact match, nested dicts, and
+the ``$eq/$ne/$gt/$gte/$lt/$lte`` operators) so the same search gives the same items on
+every backend of the conformance suite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from langgraph.store.base import MatchCondition, get_text_at_path, tokenize_path
+
+__all__ = ["does_match", "index_text", "item_fields", "item_id", "matches_filter", "owner_of"]
+
+
+def owner_of(namespace: tuple[str, ...], value: Mapping[str, Any]) -> str | None:
+    """Whose data an item is: ``value["owner"]``, else the second namespace label."""
+    owner = value.get("owner")
+    if owner:
+        return str(owner)
+    return namespace[1] if len(namespace) > 1 else None
+
+
+def item_id(namespace: tuple[str, ...], key: str) -> str:
+    """The Chroma id of an item: unambiguous even when labels or keys contain slashes."""
+    return json.dumps([*namespace, key], ensure_ascii=False, separators=(",", ":"))
+
+
+def item_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``Item`` keyword arguments from the Chroma metadata of a stored item."""
+    return {
+        "namespace": tuple(str(meta["ns"]).split(".")),
+        "key": str(meta["key"]),
+        "value": json.loads(meta["value"]),
+        "created_at": datetime.fromisoformat(str(meta["created_at"])),
+        "updated_at": datetime.fromisoformat(str(meta["updated_at"])),
+    }
+
+
+def index_text(value: Mapping[str, Any], index: Literal[False] | list[str] | None) -> str:
+    """The text embedded for an item; empty means the item is stored but not indexed.
+
+    By default that is ``value["text"]``; ``index=False`` opts out; a list of JSON paths
+    (LangGraph's syntax, ``"$"`` for the whole value) joins the texts found there.
+    """
+    if index is False:
+        return ""
+    if index is None:
+        text = value.get("text")
+        return text if isinstance(text, str) else ""
+    parts: list[str] = []
+    for path in index:
+        if path == "$":
+            parts.append(json.dumps(dict(value), ensure_ascii=False, sort_keys=True))
+        else:
+            parts.extend(get_text_at_path(dict(value), tokenize_path(path)))
+    return "\n".join(p for p in parts if p)
+
+
+def matches_filter(value: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
+    """Whether an item value satisfies a LangGraph search filter."""
+    return all(_compare(value.get(k), v) for k, v in where.items())
+
+
+def _compare(item: Any, wanted: Any) -> bool:
+    if isinstance(wanted, Mapping):
+        if any(str(k).startswith("$") for k in wanted):
+            return all(_operator(item, str(k), v) for k, v in wanted.items())
+        return isinstance(item, Mapping) and all(
+            _compare(item.get(k), v) for k, v in wanted.items()
+        )
+    if isinstance(wanted, list | tuple):
+        return (
+            isinstance(item, list | tuple)
+            and len(item) == len(wanted)
+            and all(_compare(a, b) for a, b in zip(item, wanted, strict=True))
+        )
+    return bool(item == wanted)
+
+
+def _operator(item: Any, op: str, arg: Any) -> bool:
+    if op == "$eq":
+        return bool(item == arg)
+    if op == "$ne":
+        return bool(item != arg)
+    if item is None:
+        return False
+    if op == "$gt":
+        return float(item) > float(arg)
+    if op == "$gte":
+        return float(item) >= float(arg)
+    if op == "$lt":
+        return float(item) < float(arg)
+    if op == "$lte":
+        return float(item) <= float(arg)
+    raise ValueError(f"unsupported filter operator: {op}")
+
+
+def does_match(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
+    """Whether a namespace satisfies a prefix/suffix condition (``"*"`` matches any label)."""
+    path = condition.path
+    if len(namespace) < len(path):
+        return False
+    if condition.match_type == "prefix":
+        pairs = zip(namespace, path, strict=False)
+    elif condition.match_type == "suffix":
+        pairs = zip(reversed(namespace), reversed(path), strict=False)
+    else:
+        raise ValueError(f"unsupported match type: {condition.match_type}")
+    return all(p == "*" or n == p for n, p in pairs)
