@@ -88,6 +88,8 @@ class InstrumentedStore(BaseStore):
         self.inner = inner
         self.emit = emit
         self.context = context or EventContext()
+        self.supports_ttl = inner.supports_ttl
+        self.ttl_config = inner.ttl_config
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run the ops on the inner store, then emit their events."""
@@ -154,7 +156,7 @@ def _probes(ops: list[Op]) -> list[GetOp]:
     keys = dict.fromkeys(
         (tuple(op.namespace), str(op.key))
         for op in ops
-        if isinstance(op, PutOp) and op.value is not None and op.value.get("forgotten") is True
+        if isinstance(op, PutOp) and op.value is not None and op.value.get("forgotten")
     )
     return [GetOp(ns, key, refresh_ttl=False) for ns, key in keys]
 
@@ -168,7 +170,7 @@ def _put_event(
     if op.value is None:
         return MemoryDelete(namespace=list(ns), ids=[key], mode="hard", **where)
     value = op.value
-    if value.get("forgotten") is True and before is not None and not before.get("forgotten"):
+    if value.get("forgotten") and before is not None and not before.get("forgotten"):
         reason = str(value.get("forget_reason", ""))
         return MemoryDelete(namespace=list(ns), ids=[key], mode="soft", reason=reason, **where)
     return MemoryWrite(

@@ -419,7 +419,8 @@ class ChromaMemoryStore(BaseStore):
                     continue
                 score = float(min(1.0, max(-1.0, 1.0 - dist)))
                 ranked.append((score, tuple(str(meta["ns"]).split(".")), str(meta["key"]), meta))
-        ranked.sort(key=lambda r: (-r[0], r[1], r[2]))
+        # Scores of equal vectors can differ in the last bits (index vs. brute-force paths).
+        ranked.sort(key=lambda r: (-round(r[0], 6), r[1], r[2]))
         return [SearchItem(**item_fields(m), score=score) for score, _, _, m in ranked]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:

@@ -75,6 +75,20 @@ def test_ties_are_broken_by_key(make_store: Make) -> None:
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
 
 
+def test_index_option_chooses_what_is_embedded(make_store: Make) -> None:
+    store = make_store()
+    store.put(ALICE, "plain", {"text": "I keep bees"}, index=False)
+    store.put(ALICE, "titled", {"title": "beekeeping diary", "text": "x"}, index=["title"])
+    store.put(ALICE, "other", {"text": "I like trains"})
+    hits = store.search(ALICE, query="honey bees", limit=5)
+    assert [(h.key, h.score is None) for h in hits] == [
+        ("titled", False),
+        ("other", False),
+        ("plain", True),
+    ]
+    assert store.get(ALICE, "plain").value == {"text": "I keep bees"}  # type: ignore[union-attr]
+
+
 def test_timestamps_come_from_the_clock(make_store: Make) -> None:
     now = [datetime(2030, 1, 1, tzinfo=UTC)]
     store = make_store(clock=lambda: now[0])
