@@ -1,22 +1,24 @@
-"""Backend call latency: what our backend wrappers add around the model or endpoint call.
+"""Backend call latency, and the sandbox's per-turn overhead around a backend call.
 
-Two backends, each timed against the bare call underneath it:
-- ``openai`` against a real OpenAI-compatible server on 127.0.0.1 (llm-katan, echo
-  backend, which answers instantly, so the numbers are the client stack's own cost);
-  the bare call is the ``openai`` client's ``chat.completions.create`` with the same
-  messages.
-- ``transformers`` with a tiny random GPT-2 built locally; the bare call is
-  ``model.generate`` on the already-tokenized prompt.
+Two measurements, each on two backends: ``openai`` against a real OpenAI-compatible
+server on 127.0.0.1 (llm-katan, echo backend, which answers at once, so the numbers are
+the client stack's own cost) and ``transformers`` with a tiny random GPT-2 built locally.
 
-The time a whole agent turn spends outside ``Backend.generate`` (recall, compose,
-remember, events, monitors) is measured by the full-agent benchmark; together they give
-the sandbox's overhead ratio (time outside the backend / time inside it).
+1. Wrapper cost: ``Backend.generate`` against the bare call underneath it (the
+   ``openai`` client's ``chat.completions.create`` with the same messages; the model's
+   ``generate`` on the already-tokenized prompt).
+2. Agent loop: a small scenario run end to end (simulated users, the reference agent's
+   LangGraph graph, events, the run record) with each backend, and the time per turn
+   spent outside ``Backend.generate`` divided by the time inside it. ``bare`` switches
+   every personalization component off (what the sandbox itself adds); ``full`` turns
+   them all on, so recall, embeddings and memory writes count as outside time too.
 
 Run: ``python -m bench.backend_bench`` (prints JSON).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -121,38 +123,33 @@ def _echo_server() -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("llm-katan did not start")
 
 
-def bench_openai(n: int) -> dict[str, Any]:
+def bench_openai(url: str, n: int) -> dict[str, Any]:
     """OpenAIBackend.generate vs the bare openai client call, against the echo server."""
     from sandbox.agent.backends.openai_backend import OpenAIBackend
     from sandbox.agent.backends.prompt import build_messages
 
-    proc, url = _echo_server()
+    backend = OpenAIBackend(model="echo", base_url=url, max_tokens=64, max_concurrency=1)
+    req = _request()
+    messages = build_messages(req, backend.system_prompt)
+
+    def bare() -> object:
+        return backend._client.chat.completions.create(
+            model="echo", messages=messages, max_tokens=64, temperature=0.0, seed=1
+        )
+
     try:
-        backend = OpenAIBackend(model="echo", base_url=url, max_tokens=64, max_concurrency=1)
-        req = _request()
-        messages = build_messages(req, backend.system_prompt)
-
-        def bare() -> object:
-            return backend._client.chat.completions.create(
-                model="echo", messages=messages, max_tokens=64, temperature=0.0, seed=1
-            )
-
         wrapped, base = _paired(lambda: backend.generate(req), bare, n)
-        backend.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        backend.close()
     return _compare("openai (llm-katan echo)", wrapped, base)
 
 
-def bench_transformers(tmpdir: Path, n: int) -> dict[str, Any]:
+def bench_transformers(folder: Path, n: int) -> dict[str, Any]:
     """TransformersBackend.generate vs bare model.generate, on a tiny local GPT-2."""
     import torch
 
-    from sandbox.agent.backends.tiny import build_tiny_causal_lm
     from sandbox.agent.backends.transformers_backend import TransformersBackend
 
-    folder = build_tiny_causal_lm(tmpdir / "tiny-lm", n_positions=256)
     backend = TransformersBackend(model_path=str(folder), max_new_tokens=16)
     req = _request()
     ids, _, _ = backend._encode(req)
@@ -180,19 +177,156 @@ def bench_transformers(tmpdir: Path, n: int) -> dict[str, Any]:
     return result
 
 
+# -- the agent loop ---------------------------------------------------------------------
+
+LOOP_CAST = ("maya", "leo", "omar", "nina", "quinn", "sam")
+LOOP_CONFIGS: dict[str, list[str]] = {
+    "bare": [],
+    "full": ["persona_prompt", "episodic_memory", "profile_summary", "preference_adaptation"],
+}
+
+
+def _loop_scenario(
+    folder: Path, backend: dict[str, Any], components: list[str], sessions: int = 3, turns: int = 4
+) -> Path:
+    import yaml
+
+    personas = Path(__file__).resolve().parent.parent / "personas"
+    folder.mkdir(parents=True, exist_ok=True)
+    agent = {
+        "name": f"loop-{backend['name']}",
+        "backend": backend,
+        "components": components,
+        "memory": {"isolation": "per_user"},
+    }
+    (folder / "agent.yaml").write_text(yaml.safe_dump(agent))
+    scenario = {
+        "name": "agent-loop",
+        "seed": 1,
+        "cast": [{"persona": str(personas / f"{p}.yaml")} for p in LOOP_CAST],
+        "schedule": {"sessions_per_user": sessions, "turns_per_session": turns},
+        "agent": "agent.yaml",
+    }
+    (folder / "scenario.yaml").write_text(yaml.safe_dump(scenario))
+    return folder / "scenario.yaml"
+
+
+def _timed(cls: Any, calls: list[tuple[float, float]]) -> Callable[[], None]:
+    """Wrap ``cls.generate`` to log (start, end) of every call; returns the undo."""
+    original = cls.generate
+
+    def generate(self: Any, request: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return original(self, request)
+        finally:
+            calls.append((t0, time.perf_counter()))
+
+    cls.generate = generate
+
+    def undo() -> None:
+        cls.generate = original
+
+    return undo
+
+
+def loop_overhead(scenario: Path, out: Path, backend_cls: Any) -> dict[str, Any]:
+    """Run `scenario` and split each turn into time inside and outside the backend call.
+
+    A turn is the interval between two progress ticks (the first turn, which carries the
+    run's set-up, is left out); its inside time is the backend calls that ended in it.
+    """
+    from sandbox.record import read_summary
+    from sandbox.runner import run_scenario
+    from sandbox.spec import load_bundle
+
+    calls: list[tuple[float, float]] = []
+    ticks: list[float] = []
+    undo = _timed(backend_cls, calls)
+    try:
+        run = run_scenario(
+            load_bundle(scenario),
+            out,
+            "loop",
+            on_progress=lambda *_: ticks.append(time.perf_counter()),
+        )
+    finally:
+        undo()
+    if (read_summary(run) or {}).get("status") != "complete":
+        raise RuntimeError(f"agent-loop run did not complete: {run}")
+    inside_ms: list[float] = []
+    outside_ms: list[float] = []
+    j = 0
+    for a, b in itertools.pairwise(ticks):
+        while j < len(calls) and calls[j][1] <= a:
+            j += 1
+        inside = 0.0
+        while j < len(calls) and calls[j][1] <= b:
+            inside += calls[j][1] - calls[j][0]
+            j += 1
+        inside_ms.append(inside * 1000)
+        outside_ms.append((b - a - inside) * 1000)
+    total_in, total_out = sum(inside_ms), sum(outside_ms)
+    return {
+        "turns_measured": len(inside_ms),
+        "inside_ms_per_turn": _stats(inside_ms),
+        "outside_ms_per_turn": _stats(outside_ms),
+        "outside_over_inside": round(total_out / total_in, 3) if total_in else None,
+    }
+
+
+def bench_agent_loop(tmpdir: Path, echo_url: str, tiny_folder: Path) -> dict[str, Any]:
+    """Outside/inside ratio per turn for {bare, full} agents x {echo server, tiny model}."""
+    from sandbox.agent.backends.openai_backend import OpenAIBackend
+    from sandbox.agent.backends.transformers_backend import TransformersBackend
+    from sandbox.memory.embeddings import get_embedder
+
+    get_embedder().encode(["warm-up"])  # model loads are set-up, not per-turn cost
+    backends = {
+        "openai_echo": (
+            {"name": "openai", "args": {"model": "echo", "base_url": echo_url, "max_tokens": 64}},
+            OpenAIBackend,
+        ),
+        "transformers_tiny": (
+            {
+                "name": "transformers",
+                "args": {"model_path": str(tiny_folder), "max_new_tokens": 16},
+            },
+            TransformersBackend,
+        ),
+    }
+    out: dict[str, Any] = {}
+    for config, components in LOOP_CONFIGS.items():
+        for name, (spec, cls) in backends.items():
+            folder = tmpdir / f"{config}-{name}"
+            sc = _loop_scenario(folder, spec, components)
+            out[f"{config}.{name}"] = loop_overhead(sc, folder / "runs", cls)
+    return out
+
+
 def bench_backends(tmpdir: Path | str, n_calls: int = 40) -> dict[str, Any]:
-    """Latency of backend calls, wrapped and bare, for the openai and transformers backends.
+    """Backend wrapper cost and the agent loop's overhead ratio, for openai and transformers.
 
     Returns:
-        ``{"openai": {...}, "transformers": {...}}``, each with median/p95/mean of the
-        wrapped and bare call and the wrapper's overhead in ms and as a ratio.
+        ``{"openai": {...}, "transformers": {...}, "agent_loop": {...}}``: median/p95/
+        mean of the wrapped and bare call with the wrapper's overhead, then per agent
+        config and backend the time per turn outside the backend over the time inside.
     """
+    from sandbox.agent.backends.tiny import build_tiny_causal_lm
+
     tmp = Path(tmpdir)
     tmp.mkdir(parents=True, exist_ok=True)
-    return {
-        "openai": bench_openai(n_calls),
-        "transformers": bench_transformers(tmp, n_calls),
-    }
+    folder = build_tiny_causal_lm(tmp / "tiny-lm", n_positions=256)
+    proc, url = _echo_server()
+    try:
+        return {
+            "openai": bench_openai(url, n_calls),
+            "transformers": bench_transformers(folder, n_calls),
+            "agent_loop": bench_agent_loop(tmp / "loop", url, folder),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

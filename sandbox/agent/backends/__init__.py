@@ -5,7 +5,7 @@
 only when constructed, so importing this package is cheap.
 """
 
-from sandbox.agent import reference
+from sandbox.agent import byo, reference
 from sandbox.agent.backends import openai_backend, transformers_backend
 from sandbox.agent.backends.openai_backend import OpenAIBackend
 from sandbox.agent.backends.transformers_backend import TransformersBackend
@@ -13,6 +13,7 @@ from sandbox.agent.backends.transformers_backend import TransformersBackend
 __all__ = [
     "OpenAIBackend",
     "TransformersBackend",
+    "byo",
     "openai_backend",
     "reference",
     "transformers_backend",
