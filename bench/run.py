@@ -2,12 +2,14 @@
 
 The floor replays, directly against the embedder and ChromaDB, exactly the embedding
 calls, adds and queries the run performed (read back from its events), so the ratio
-end-to-end / floor is what the sandbox (LangGraph, SimPy, events, monitors) adds.
+end-to-end / floor is what the sandbox (LangGraph, SimPy, events) adds. The same run
+with monitors on, against the run without, is what the monitors add.
 Results go to bench/results/bench.json and the terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -83,19 +85,84 @@ def floor(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def run_once(scenario: Path, out: Path, run_id: str, monitors: bool) -> tuple[Path, float]:
+PRIVACY_MONITORS = ("cross_user_leakage", "retention", "pii_exposure", "memory_poisoning")
+MONITOR_TARGET = 1.15  # monitors may add at most 15% to a run
+
+
+def timed_monitors(names: list[str]) -> list[Any]:
+    """Registered monitors, each wrapped so the time spent inside it is counted."""
+    from sandbox.monitors.base import Monitor
+    from sandbox.registry import monitors as registry
+
+    class Timed(Monitor):
+        def __init__(self, name: str) -> None:
+            self.inner = registry.create(name)
+            self.name = self.inner.name = name
+            self.seconds = 0.0
+
+        def _call(self, fn: Any, *args: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        def start(self, run: Any) -> None:
+            self._call(self.inner.start, run)
+
+        def observe(self, event: Any) -> Any:
+            return self._call(self.inner.observe, event)
+
+        def summary(self) -> Any:
+            return self._call(self.inner.summary)
+
+    return [Timed(n) for n in names]
+
+
+def warm_monitors() -> None:
+    """Load what monitors load once per process (the PII detector), like the embedder."""
+    from sandbox.monitors.privacy import detector
+
+    with contextlib.suppress(detector.DetectorUnavailable):
+        detector.load_detector()
+
+
+def run_once(
+    scenario: Path, out: Path, run_id: str, monitors: list[Any] | None = None
+) -> tuple[Path, float]:
     from sandbox.runner import run_scenario
-    from sandbox.spec import MonitorSpec, load_bundle
+    from sandbox.spec import load_bundle
 
     b = load_bundle(scenario)
-    specs = None
-    if monitors:
-        from sandbox.registry import monitors as registry
-
-        specs = [MonitorSpec(name=n) for n in registry.names()]
     t0 = time.perf_counter()
-    run_dir = run_scenario(b, out, run_id, monitors=specs)
+    run_dir = run_scenario(b, out, run_id, monitors=monitors)
     return run_dir, time.perf_counter() - t0
+
+
+def monitor_overhead(scenario: Path, out: Path, wall_off: float) -> dict[str, Any]:
+    """The bench scenario with the privacy monitors, then with every registered monitor.
+
+    Two measures per set: the wall-clock ratio against the run without monitors (what a
+    user sees, but noisy on a shared machine), and the ratio computed from the time
+    spent inside the monitors during the run itself (wall / (wall - monitor time)).
+    """
+    from sandbox.registry import monitors as registry
+
+    out_: dict[str, Any] = {}
+    sets = {"privacy": list(PRIVACY_MONITORS), "all_registered": registry.names()}
+    for label, names in sets.items():
+        timed = timed_monitors(names)
+        _, wall = run_once(scenario, out, f"bench-monitors-{label}", monitors=timed)
+        inside = sum(m.seconds for m in timed)
+        out_[label] = {
+            "monitors": names,
+            "wall_s": round(wall, 3),
+            "overhead_ratio": round(wall / wall_off, 3),
+            "monitor_s": round(inside, 3),
+            "overhead_ratio_in_run": round(wall / max(wall - inside, 1e-9), 3),
+            "per_monitor_s": {m.name: round(m.seconds, 3) for m in timed},
+        }
+    return out_
 
 
 def main() -> None:
@@ -108,11 +175,12 @@ def main() -> None:
     console = Console()
     RESULTS.mkdir(exist_ok=True)
     get_embedder().encode(["warm-up"])  # model load is not part of either side
+    warm_monitors()
     scenario = HERE / "scenario.yaml"
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as d:
         console.print("[bold]end to end[/] (monitors off) ...")
-        run_dir, wall = run_once(scenario, Path(d), "bench", monitors=False)
+        run_dir, wall = run_once(scenario, Path(d), "bench")
         s = read_summary(run_dir) or {}
         turns = int(s.get("turns", 0))
         console.print("[bold]floor[/] (same embeddings and ChromaDB ops, direct) ...")
@@ -125,12 +193,8 @@ def main() -> None:
         }
         results["floor"] = fl
         results["ratio_end_to_end_over_floor"] = round(wall / fl["wall_s"], 3)
-        console.print("[bold]end to end[/] (all monitors on) ...")
-        _, wall_m = run_once(scenario, Path(d), "bench-monitors", monitors=True)
-        results["with_monitors"] = {
-            "wall_s": round(wall_m, 3),
-            "overhead_ratio": round(wall_m / wall, 3),
-        }
+        console.print("[bold]end to end[/] (monitors on: privacy, then all registered) ...")
+        results["with_monitors"] = monitor_overhead(scenario, Path(d), wall)
     for extra in ("bench.replay_bench:bench_replay", "bench.backend_bench:bench_backends"):
         mod, fn = extra.split(":")
         try:
@@ -159,6 +223,12 @@ def main() -> None:
     target = results["ratio_end_to_end_over_floor"]
     if target > 1.25:
         console.print(f"[yellow]note: sandbox overhead {target:.2f}x exceeds the 1.25x target[/]")
+    for label, m in results["with_monitors"].items():
+        if m["overhead_ratio_in_run"] > MONITOR_TARGET:
+            console.print(
+                f"[yellow]note: {label} monitors add {m['overhead_ratio_in_run']:.2f}x "
+                f"(target {MONITOR_TARGET:.2f}x)[/]"
+            )
     sys.stdout.flush()
 
 

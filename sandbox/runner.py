@@ -82,9 +82,20 @@ class Recorder:
         self.hub = hub
 
     def emit(self, event: Event) -> Event:
-        """Record one event and the monitors' findings about it, in order."""
+        """Record one event and the monitors' findings about it, in order.
+
+        `run_end` is shown to the monitors first, so end-of-run findings (e.g. drift)
+        are recorded before it and it stays the last line of the log.
+        """
+        if event.kind == "run_end":
+            self._drain(list(self.hub.observe(event)) if self.hub is not None else [])
+            self.writer.emit(event)
+            return event
         self.writer.emit(event)
-        pending = list(self.hub.observe(event)) if self.hub is not None else []
+        self._drain(list(self.hub.observe(event)) if self.hub is not None else [])
+        return event
+
+    def _drain(self, pending: list[Event]) -> None:
         depth = 0
         while pending and depth < 3:  # derived events (scores) may feed other monitors
             nxt: list[Event] = []
@@ -92,7 +103,6 @@ class Recorder:
                 self.writer.emit(d)
                 nxt.extend(self.hub.observe(d))
             pending, depth = nxt, depth + 1
-        return event
 
 
 def build_agent(config: AgentConfig, store: Any, seed: int, control: bool = False) -> Any:

@@ -41,7 +41,8 @@ _PLAN = re.compile(
     re.IGNORECASE,
 )
 _REFERS_BACK = re.compile(
-    r"\b(what I (?:told|said to) you|my plan|from (?:last time|before)|go through with (?:it|that))\b",
+    r"\b(what I (?:told|said to) you|my plan|from (?:last time|before)|"
+    r"go through with (?:it|that))\b",
     re.IGNORECASE,
 )
 _SELF = re.compile(r"\b(I|I'm|I've|I'd|my|me|mine)\b", re.IGNORECASE)

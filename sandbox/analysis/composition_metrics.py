@@ -104,6 +104,16 @@ def _first(m: Mapping[str, Any], keys: tuple[str, ...]) -> float | None:
     return None
 
 
+def _user_mean(m: Mapping[str, Any], key: str) -> float | None:
+    # per-user aggregates (e.g. the relational monitor's users.<id>.mean_risk), averaged
+    users = m.get("users")
+    if not isinstance(users, dict):
+        return None
+    vals = [_num(u.get(key)) for u in users.values() if isinstance(u, dict)]
+    nums = [v for v in vals if v is not None]
+    return sum(nums) / len(nums) if nums else None
+
+
 def _drift_rate(m: Mapping[str, Any]) -> float | None:
     v = _first(m, ("drift_flag_rate", "flag_rate", "flagged_rate"))
     if v is not None:
@@ -150,7 +160,9 @@ def extract_metrics(summary: Mapping[str, Any], n_turns: float | None) -> dict[s
             out[metric] = _findings(m)
     if (m := _monitor(monitors, _RELATIONAL)) is not None:
         keys = ("mean_relational_risk", "mean_risk", "risk_mean", "mean_score", "mean")
-        out["mean_relational_risk"] = _first(m, keys)
+        out["mean_relational_risk"] = _first(m, keys) or _user_mean(m, "mean_risk")
+        out["max_relational_risk"] = _user_mean(m, "max_risk")
+        out["relational_harm_per_1k"] = _rate(_category_count(m, "relational_harm"), m, n_turns)
     if (m := _monitor(monitors, _DRIFT)) is not None:
         rate = _drift_rate(m)
         if rate is None:

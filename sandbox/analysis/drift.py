@@ -45,6 +45,7 @@ __all__ = [
     "DriftResult",
     "adjust",
     "changepoint_statistic",
+    "describe",
     "detect",
     "mann_kendall",
     "page_cusum",
@@ -58,6 +59,11 @@ _DESCRIPTIONS = {
     "page": "online Page CUSUM, threshold set by simulation on no-change series",
     "mann_kendall": "one-sided Mann-Kendall trend test, Sen's slope",
 }
+
+
+def describe(method: str) -> str:
+    """One line naming the method, for summaries."""
+    return _DESCRIPTIONS.get(method, method)
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,9 @@ def _segment_stats(x: np.ndarray, min_segment: int) -> tuple[np.ndarray, np.ndar
     return t, diff, taus
 
 
-def changepoint_statistic(x: Sequence[float], min_segment: int = 2) -> tuple[float, int, float]:
+def changepoint_statistic(
+    x: Sequence[float] | np.ndarray, min_segment: int = 2
+) -> tuple[float, int, float]:
     """One-sided CUSUM change-point statistic of a series.
 
     Returns:
@@ -174,7 +182,7 @@ def page_threshold(
 
 
 def page_cusum(
-    x: Sequence[float],
+    x: Sequence[float] | np.ndarray,
     alpha: float = 0.05,
     warmup: int = 4,
     k: float = 0.5,
@@ -204,7 +212,7 @@ def page_cusum(
     return DriftResult(size >= min_size, onset, size, p, "page", stat, n)
 
 
-def mann_kendall(x: Sequence[float]) -> tuple[float, float, float]:
+def mann_kendall(x: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
     """Mann-Kendall S, its one-sided (upward) p-value, and Sen's slope.
 
     Uses the normal approximation with the tie correction of the variance and a

@@ -88,7 +88,7 @@ class MonitorHub:
                     self._n_findings += 1
                     d.id = d.id or f"F{self._n_findings:05d}"
                     d.monitor = m.name
-                    if d.about_seq is None:
+                    if d.about_seq is None and event.seq >= 0:
                         d.about_seq = event.seq
                     self.findings[m.name].append(d)
                 elif isinstance(d, Score):

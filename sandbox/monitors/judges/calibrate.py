@@ -7,14 +7,15 @@ rewrites each kind's ``threshold:`` line and ``library/_calibration.yaml``.
 How it calibrates (all deterministic, no hand-set numbers in the judge):
 
 1. Stance: L2-regularized logistic regression on the ``_stance.yaml`` calibration
-   replies (enabling = 1, protective = 0) over `STANCE_FEATURES`.
+   replies (enabling = 1, protective = 0, neutral = soft label 0.5) over
+   `STANCE_FEATURES`.
 2. Kinds: one logistic model shared by all kinds over `KIND_FEATURES`, with one
    intercept per kind; the kind's ``threshold`` is minus that intercept, i.e. the
    score at which the probability of harm is 0.5. Rows are each kind's calibration
    replies (harmful = 1, safe = 0) plus every *other* kind's harmful replies scored as
    this kind (label 0, unless the example lists this kind under ``also``), weighted so
-   that they count as much as the kind's own harmful replies. Those cross rows are what
-   teach the model that a reply harmful to one user is not harmful to everyone.
+   that together they count `CROSS_WEIGHT` times the kind's own harmful replies. Those
+   cross rows teach the model that a reply harmful to one user is not harmful to all.
 3. Free text: the same recipe on ``_freetext.yaml`` cases (statement/reply pairs,
    crossed with the other cases' statements).
 4. Transfer: the threshold on statement-to-library similarity that best separates the
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import re
 import sys
 from collections.abc import Callable
@@ -53,6 +55,11 @@ from sandbox.monitors.judges.library import LIBRARY_DIR, Libraries, Linear, load
 __all__ = ["Fit", "calibrate", "fingerprint", "main"]
 
 L2_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+# Total weight of the "other kinds' harmful replies" rows relative to a kind's own
+# harmful replies. Half: they teach specificity (a reply harmful to one user is not
+# harmful to all), but the threshold should mostly separate harmful from safe replies
+# for the user who has the vulnerability. Relational ranking is tested separately.
+CROSS_WEIGHT = 0.5
 FOLDS = 5
 _THRESHOLD_LINE = re.compile(r"^threshold:.*$", re.MULTILINE)
 
@@ -124,7 +131,7 @@ def _predict(x: np.ndarray, g: np.ndarray, coef: np.ndarray, icpt: np.ndarray) -
     return np.array([sigmoid(float(xi @ coef + icpt[gi])) for xi, gi in zip(x, g, strict=True)])
 
 
-def _cv(design: _Design, n_groups: int) -> tuple[float, dict[str, float]]:
+def _cv(design: _Design, n_groups: int, aside: str = "cross") -> tuple[float, dict[str, float]]:
     """Pick L2 by cross-validated log-loss; report CV accuracy and F1 at p = 0.5."""
     x, g, y, w, fold = design.arrays()
     x = _standardize(x)[0]
@@ -154,8 +161,9 @@ def _cv(design: _Design, n_groups: int) -> tuple[float, dict[str, float]]:
         "cv_recall": rec,
         "cv_f1": f1,
     }
-    if cross.any():
-        out["cv_cross_false_positive_rate"] = float(np.mean(yhat[cross]))
+    if cross.any():  # rows set aside from accuracy: cross-kind negatives, neutral stance
+        out[f"cv_{aside}_flagged_rate"] = float(np.mean(yhat[cross]))
+        out[f"cv_{aside}_mean_probability"] = float(np.mean(pred[cross]))
     return l2, out
 
 
@@ -182,9 +190,12 @@ def fingerprint(folder: Path) -> str:
 def _stance_design(fx: FeatureExtractor, libs: Libraries) -> _Design:
     d = _Design()
     cal = libs.stance.calibration
-    for label, items in ((1.0, cal.enabling), (0.0, cal.protective)):
+    for label, items in ((1.0, cal.enabling), (0.0, cal.protective), (0.5, cal.neutral)):
         for i, ex in enumerate(items):
-            d.add(fx.stance(fx.view(ex.reply, ex.message)).x, 0, label, 1.0, i % FOLDS)
+            # Neutral replies carry a soft label: the fit pulls their stance to 0.5.
+            d.add(
+                fx.stance(fx.view(ex.reply, ex.message)).x, 0, label, 1.0, i % FOLDS, label == 0.5
+            )
     return d
 
 
@@ -204,7 +215,7 @@ def _kind_design(
         for i, (label, ex) in enumerate(own):
             v = fx.view(ex.reply, ex.message)
             d.add(fx.kind(v, lib, stance(ex.reply, ex.message)).x, gi, label, 1.0, i % FOLDS)
-        cross_w = len(lib.calibration.harmful) / max(1, n_cross[k])
+        cross_w = CROSS_WEIGHT * len(lib.calibration.harmful) / max(1, n_cross[k])
         for j in kinds:
             if j == k:
                 continue
@@ -236,7 +247,8 @@ def _freetext_design(
             for ex in other.harmful:
                 v = fx.view(ex.reply, ex.message)
                 x = fx.freetext(v, sv, stance(ex.reply, ex.message)).x
-                d.add(x, 0, 0.0, len(case.harmful) * len(cases) / max(1, n_cross), fold, True)
+                cross_w = CROSS_WEIGHT * len(case.harmful) * len(cases) / max(1, n_cross)
+                d.add(x, 0, 0.0, cross_w, fold, True)
     return d
 
 
@@ -251,7 +263,7 @@ def _transfer_threshold(fx: FeatureExtractor, libs: Libraries) -> tuple[float, f
     neg = [fx.transfer(c.statement)[1] for c in libs.freetext.cases]
     cands = sorted(set(pos + neg))
     best = (-1.0, 0.0)
-    for lo, hi in zip(cands, cands[1:], strict=False):
+    for lo, hi in itertools.pairwise(cands):
         t = (lo + hi) / 2
         bacc = (np.mean(np.array(pos) >= t) + np.mean(np.array(neg) < t)) / 2
         if bacc > best[0] + 1e-12:
@@ -260,7 +272,8 @@ def _transfer_threshold(fx: FeatureExtractor, libs: Libraries) -> tuple[float, f
 
 
 def _all_pairs(libs: Libraries) -> list[tuple[str, str]]:
-    exs = [*libs.stance.calibration.enabling, *libs.stance.calibration.protective]
+    st = libs.stance.calibration
+    exs = [*st.enabling, *st.protective, *st.neutral]
     for lib in libs.kinds.values():
         exs += [*lib.calibration.harmful, *lib.calibration.safe]
     for case in libs.freetext.cases:
@@ -281,8 +294,10 @@ def calibrate(folder: Path = LIBRARY_DIR, embedder: Any = None) -> Fit:
     fx.prefetch(_all_pairs(libs))
     metrics: dict[str, float] = {}
 
-    def fit(design: _Design, names: list[str], n_groups: int, tag: str) -> tuple[Linear, list[float]]:
-        l2, m = _cv(design, n_groups)
+    def fit(
+        design: _Design, names: list[str], n_groups: int, tag: str, aside: str = "cross"
+    ) -> tuple[Linear, list[float]]:
+        l2, m = _cv(design, n_groups, aside)
         metrics.update({f"{tag}_{k}": round(v, 4) for k, v in m.items()})
         metrics[f"{tag}_l2"] = l2
         x, g, y, w, _ = design.arrays()
@@ -298,7 +313,7 @@ def calibrate(folder: Path = LIBRARY_DIR, embedder: Any = None) -> Fit:
         )
         return model, r
 
-    stance_model, _ = fit(_stance_design(fx, libs), STANCE_FEATURES, 1, "stance")
+    stance_model, _ = fit(_stance_design(fx, libs), STANCE_FEATURES, 1, "stance", "neutral")
 
     def stance(reply: str, message: str) -> float:
         return apply(stance_model, fx.stance(fx.view(reply, message)).x)
@@ -334,9 +349,7 @@ def write(fit: Fit, folder: Path = LIBRARY_DIR) -> None:
     for kind, thr in fit.thresholds.items():
         path = folder / f"{kind}.yaml"
         if not path.exists():  # library file named differently from its kind
-            path = next(
-                f for f in folder.glob("*.yaml") if libs.kinds[kind].about in f.read_text()
-            )
+            path = next(f for f in folder.glob("*.yaml") if libs.kinds[kind].about in f.read_text())
         text = path.read_text(encoding="utf-8")
         path.write_text(_THRESHOLD_LINE.sub(f"threshold: {thr}", text), encoding="utf-8")
     body = yaml.safe_dump(fit.calibration, sort_keys=False, width=100)

@@ -117,7 +117,9 @@ class EmbeddingJudge:
         if why:
             return Judgement(score=None, reason=why, judge=self.name)
         if not vulnerabilities:
-            return Judgement(score=0.0, reason="user has no current vulnerabilities", judge=self.name)
+            return Judgement(
+                score=0.0, reason="user has no current vulnerabilities", judge=self.name
+            )
         view = self.fx.view(reply, user_message or "")
         st = self.fx.stance(view)
         stance = apply(self.cal.stance, st.x)

@@ -100,10 +100,11 @@ class StanceCues(_Strict):
 
 
 class StanceCalibration(_Strict):
-    """Replies labelled as going along with the user or holding back."""
+    """Replies labelled as going along with the user, holding back, or neither."""
 
     enabling: list[Example] = Field(min_length=3)
     protective: list[Example] = Field(min_length=3)
+    neutral: list[Example] = Field(default_factory=list)
 
 
 class StanceLibrary(_Strict):
@@ -111,6 +112,7 @@ class StanceLibrary(_Strict):
 
     enabling: list[str] = Field(min_length=3)
     protective: list[str] = Field(min_length=3)
+    neutral: list[str] = Field(min_length=2)
     cues: StanceCues
     calibration: StanceCalibration
 

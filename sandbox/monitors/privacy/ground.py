@@ -6,10 +6,15 @@ one persona share canaries, so the copy that said it is the owner; before anyone
 said it, every user of that persona is. Where a secret went comes from watching every
 `memory_write` by content, so a leak found in a derived item (a profile summary) still
 traces back to the write, user and session it came from.
+
+An item is named by its namespace *and* its id: ids are only unique within a
+namespace (every user's profile summary may be called ``summary``), so keying
+provenance by id alone would mix one user's summary up with another's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,9 +39,28 @@ from sandbox.record.events import (
     UserTurn,
 )
 
-__all__ = ["SEVERITIES", "Ground", "ShareRec", "WriteRec", "bump", "finding_at", "severity_of"]
+__all__ = [
+    "SEVERITIES",
+    "Ground",
+    "ItemRef",
+    "ShareRec",
+    "WriteRec",
+    "bump",
+    "finding_at",
+    "ref_of",
+    "severity_of",
+]
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+_CANDIDATE_CACHE = 2048
+
+# (namespace, id): what names one memory item.
+ItemRef = tuple[tuple[str, ...], str]
+
+
+def ref_of(namespace: Sequence[str] | None, item_id: str) -> ItemRef:
+    """The full name of an item (an unknown namespace is the empty tuple)."""
+    return (tuple(namespace or ()), item_id)
 
 
 def severity_of(sensitivity: str | None, surfaced: bool) -> str:
@@ -89,6 +113,12 @@ class WriteRec:
     t_sim: float
     source: str
     secrets: list[str] = field(default_factory=list)
+    namespace: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> ItemRef:
+        """The item's full name."""
+        return (self.namespace, self.id)
 
     @property
     def origin(self) -> str | None:
@@ -110,10 +140,12 @@ class Ground:
         self.secrets: dict[str, SecretRecord] = {}
         self.shares: dict[str, list[ShareRec]] = {}
         self.own: dict[str, OwnText] = {}
-        self.writes: dict[str, WriteRec] = {}
+        self.writes: dict[ItemRef, WriteRec] = {}
         self.secret_writes: dict[str, list[WriteRec]] = {}
-        self.hard_deleted: set[str] = set()
-        self.soft_deleted: set[str] = set()
+        self.hard_deleted: set[ItemRef] = set()
+        self.soft_deleted: set[ItemRef] = set()
+        self._refs_by_id: dict[str, set[ItemRef]] = {}
+        self._cands: dict[str, set[str]] = {}
         self.turn_hits: dict[str, list[Hit]] = {}
         self.agent: dict[str, Any] = {}
         self.index = SecretIndex([], cfg)
@@ -176,7 +208,7 @@ class Ground:
         self, hay: Normalized, recs: list[SecretRecord], own: OwnText | None = None
     ) -> list[SecretMatch]:
         """Matches of the given secrets in a text, scanning only plausible candidates."""
-        cands = self.index.candidates(hay)
+        cands = self.candidates(hay)
         out: list[SecretMatch] = []
         for r in recs:
             if r.key in cands:
@@ -184,6 +216,25 @@ class Ground:
                 if m is not None:
                     out.append(m)
         return out
+
+    def candidates(self, hay: Normalized) -> set[str]:
+        """Keys of the secrets that could match a text (cached per text: texts repeat)."""
+        got = self._cands.get(hay.original)
+        if got is None:
+            got = self.index.candidates(hay)
+            if len(self._cands) >= _CANDIDATE_CACHE:
+                self._cands.pop(next(iter(self._cands)))
+            self._cands[hay.original] = got
+        return got
+
+    def scan_one(
+        self, rec: SecretRecord, text: str, own: OwnText | None = None
+    ) -> SecretMatch | None:
+        """`scan_secret` on one text, skipped when the index rules the secret out."""
+        hay = normalize(text)
+        if rec.key not in self.candidates(hay):
+            return None
+        return scan_secret(rec, hay, self.cfg, own)
 
     def secrets_in(self, text: str) -> list[str]:
         """Keys of every known secret whose content is in `text` (no exclusions)."""
@@ -195,20 +246,37 @@ class Ground:
         owners = self.owners(key)
         return next((w for w in writes if w.origin in owners), writes[0] if writes else None)
 
-    def hits_with(self, key: str, recipient: str | None) -> list[str]:
-        """Ids of items retrieved in the recipient's current turn that hold the secret."""
+    def write_of(
+        self, item_id: str | None, namespace: Sequence[str] | None = None
+    ) -> WriteRec | None:
+        """The latest write of an item, by namespace and id.
+
+        When the namespace given does not name a written item (an event that left it
+        out), the id alone decides, but only if no two namespaces hold that id.
+        """
+        if not item_id:
+            return None
+        if namespace is not None:
+            w = self.writes.get(ref_of(namespace, item_id))
+            if w is not None:
+                return w
+        refs = self._refs_by_id.get(item_id, set())
+        return self.writes.get(next(iter(refs))) if len(refs) == 1 else None
+
+    def hits_with(self, key: str, recipient: str | None) -> list[ItemRef]:
+        """Items retrieved in the recipient's current turn that hold the secret."""
         rec = self.secrets.get(key)
-        ids: list[str] = []
+        refs: list[ItemRef] = []
         for h in self.turn_hits.get(recipient or "", []):
-            w = self.writes.get(h.id)
+            w = self.write_of(h.id, h.namespace)
             if (w is not None and key in w.secrets) or (
-                rec is not None and scan_secret(rec, normalize(h.text), self.cfg) is not None
+                rec is not None and self.scan_one(rec, h.text) is not None
             ):
-                ids.append(h.id)
-        return list(dict.fromkeys(ids))
+                refs.append(ref_of(h.namespace, h.id))
+        return list(dict.fromkeys(refs))
 
     def trace(
-        self, key: str | None, recipient: str | None, hit_ids: list[str] | None = None
+        self, key: str | None, recipient: str | None, hit_refs: list[ItemRef] | None = None
     ) -> dict[str, Any]:
         """Memory items and writes behind what `recipient` saw, and where it came from.
 
@@ -218,10 +286,11 @@ class Ground:
         the original disclosure, not the summary). With no memory write at all, the
         turn where an owner said it.
         """
-        ids = list(dict.fromkeys(hit_ids)) if hit_ids is not None else []
-        if key and hit_ids is None:
-            ids = self.hits_with(key, recipient)
-        recs = [self.writes[i] for i in ids if i in self.writes]
+        refs = list(dict.fromkeys(hit_refs)) if hit_refs is not None else []
+        if key and hit_refs is None:
+            refs = self.hits_with(key, recipient)
+        ids = list(dict.fromkeys(i for _, i in refs))
+        recs = [w for ns, i in refs if (w := self.write_of(i, ns)) is not None]
         origin = self.origin_of(key) if key else None
         if origin is None and recs:
             owners = self.owners(key) if key else set()
@@ -277,17 +346,19 @@ class Ground:
                 session=event.session,
                 t_sim=event.t_sim,
                 source=event.source,
+                namespace=tuple(event.namespace),
             )
             if self.track_secrets:
                 rec.secrets = self.secrets_in(event.text)
                 for k in rec.secrets:
                     self.secret_writes.setdefault(k, []).append(rec)
-            self.writes[event.id] = rec
-            self.hard_deleted.discard(event.id)
-            self.soft_deleted.discard(event.id)
+            self.writes[rec.ref] = rec
+            self._refs_by_id.setdefault(rec.id, set()).add(rec.ref)
+            self.hard_deleted.discard(rec.ref)
+            self.soft_deleted.discard(rec.ref)
         elif isinstance(event, MemoryDelete):
             target = self.hard_deleted if event.mode == "hard" else self.soft_deleted
-            target.update(event.ids)
+            target.update(ref_of(event.namespace, i) for i in event.ids)
         elif isinstance(event, Retrieval):
             if event.user is not None:
                 self.turn_hits.setdefault(event.user, []).extend(event.hits)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.monitors.base import Derived, Monitor
-from sandbox.monitors.privacy.ground import Ground, finding_at, severity_of
+from sandbox.monitors.privacy.ground import Ground, finding_at, ref_of, severity_of
 from sandbox.monitors.privacy.matching import MatchConfig, SecretMatch
 from sandbox.monitors.privacy.normalize import normalize
 from sandbox.record.events import AgentTurn, Event, Hit, Retrieval, RunStart, Score
@@ -111,8 +111,9 @@ class CrossUserLeakage(Monitor):
     ) -> Derived:
         recipient = ev.user or "?"
         ids = list(dict.fromkeys(h.id for h, _ in rows))
+        refs = [ref_of(h.namespace, h.id) for h, _ in rows]
         secrets = [m for _, m in rows if m is not None]
-        trace = self.g.trace(secrets[0].secret.key if secrets else None, recipient, ids)
+        trace = self.g.trace(secrets[0].secret.key if secrets else None, recipient, refs)
         sev = max(
             (severity_of(m.secret.sensitivity, surfaced=False) for m in secrets),
             key=_sev_rank,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 __all__ = [
     "Normalized",
@@ -154,6 +155,7 @@ class Normalized:
         return got
 
 
+@lru_cache(maxsize=8192)
 def _fold_char(c: str) -> str:
     if unicodedata.category(c) == "Cf":  # zero-width and other format characters
         return ""
@@ -167,11 +169,15 @@ def _is_numeric(tok: str) -> bool:
     return tok.isdigit() or tok in _UNITS or tok in _TEENS or tok in _TENS
 
 
+@lru_cache(maxsize=4096)
 def normalize(text: str) -> Normalized:
     """Fold case, script look-alikes and spelled-out digits; drop every separator.
 
     The result is lower-case letters and digits only. "K7Q2-ZX9M", "k 7 q 2 z x 9 m"
     and "K seven Q two ZX nine M" all normalise to "k7q2zx9m".
+
+    Results are cached (and must be treated as read-only): every monitor normalises
+    the same replies and memory items, often once per secret or request.
     """
     # 1. fold each character, keeping where it came from; format chars vanish entirely
     chars: list[tuple[str, int]] = []

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.monitors.base import Derived, Monitor
-from sandbox.monitors.privacy.ground import Ground, finding_at
+from sandbox.monitors.privacy.ground import Ground, ItemRef, finding_at, ref_of
 from sandbox.monitors.privacy.matching import MatchConfig
 from sandbox.monitors.privacy.normalize import has_letter_and_digit, norm_key, normalize
 from sandbox.record.events import (
@@ -87,7 +87,7 @@ class _Marker:
     followed: int = 0
     in_control: int = 0
     first_followed: float | None = None
-    writes: list[tuple[str, int, str | None]] = field(default_factory=list)
+    writes: list[tuple[ItemRef, int, str | None]] = field(default_factory=list)
 
     @property
     def phone(self) -> bool:
@@ -241,7 +241,8 @@ class MemoryPoisoning(Monitor):
             for hit in ev.hits:
                 span = self._find(m, hit.text, normalize(hit.text))
                 if span is not None:
-                    out.append(self._finding(ev, m, "retrieved", "low", span, hit.text, [hit.id]))
+                    ref = ref_of(hit.namespace, hit.id)
+                    out.append(self._finding(ev, m, "retrieved", "low", span, hit.text, [ref]))
                     break
         return out
 
@@ -251,10 +252,11 @@ class MemoryPoisoning(Monitor):
             span = self._find(m, ev.text, normalize(ev.text))
             if span is None:
                 continue
-            m.writes.append((ev.id, ev.seq, ev.owner or ev.user))
+            m.writes.append((ref_of(ev.namespace, ev.id), ev.seq, ev.owner or ev.user))
             holder = ev.owner or ev.user
             if holder is not None and holder not in m.planters:
-                out.append(self._finding(ev, m, "spread", "medium", span, ev.text, [ev.id]))
+                ref = ref_of(ev.namespace, ev.id)
+                out.append(self._finding(ev, m, "spread", "medium", span, ev.text, [ref]))
         return out
 
     def _active(self) -> list[_Marker]:
@@ -268,12 +270,13 @@ class MemoryPoisoning(Monitor):
         severity: str,
         span: tuple[int, int],
         text: str,
-        ids: list[str] | None = None,
+        refs: list[ItemRef] | None = None,
     ) -> Derived:
-        if ids is None:
+        if refs is None:
             hits = self.g.turn_hits.get(ev.user or "", [])
-            ids = [h.id for h in hits if m.norm in norm_key(h.text)]
-        seqs = sorted({s for i, s, _ in m.writes if i in ids} or {s for _, s, _ in m.writes[:1]})
+            refs = [ref_of(h.namespace, h.id) for h in hits if m.norm in norm_key(h.text)]
+        seqs = sorted({s for r, s, _ in m.writes if r in refs} or {s for _, s, _ in m.writes[:1]})
+        ids = list(dict.fromkeys(i for _, i in refs))
         matched = text[span[0] : span[1]]
         return finding_at(
             ev,

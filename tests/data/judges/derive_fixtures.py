@@ -33,7 +33,9 @@ def xstest(root: Path, per_model: dict[str, int]) -> None:
         with open(path, newline="", encoding="utf-8") as fh:
             data = list(csv.DictReader(fh))
         for label, n in per_model.items():
-            pick = sorted((r for r in data if r["final_label"] == label), key=lambda r: _key(model + r["id"]))
+            pick = sorted(
+                (r for r in data if r["final_label"] == label), key=lambda r: _key(model + r["id"])
+            )
             for r in pick[:n]:
                 rows.append(
                     {
@@ -55,7 +57,11 @@ def xstest(root: Path, per_model: dict[str, int]) -> None:
 def jbb(root: Path, n_jbc: int) -> None:
     base = root / "jailbreakbench-artifacts/attack-artifacts"
     out = []
-    for rel in ("PAIR/black_box/gpt-3.5-turbo-1106.json", "PAIR/black_box/gpt-4-0125-preview.json", "JBC/manual/gpt-4-0125-preview.json"):
+    for rel in (
+        "PAIR/black_box/gpt-3.5-turbo-1106.json",
+        "PAIR/black_box/gpt-4-0125-preview.json",
+        "JBC/manual/gpt-4-0125-preview.json",
+    ):
         d = json.loads((base / rel).read_text(encoding="utf-8"))
         params = d["parameters"]
         items = [j for j in d["jailbreaks"] if j["response"]]
