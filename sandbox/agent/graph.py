@@ -278,11 +278,9 @@ class ReferenceAgent:
     def _rebuild_summary(self, user: str) -> None:
         assert self.store is not None
         hits = self.store.search(("memories", user), query=SUMMARY_QUERY, limit=SUMMARY_FACTS)
-        facts = [
-            h
-            for h in hits
-            if not h.value.get("forgotten") and (h.score or 0.0) >= self.policy.min_score
-        ]
+        # Distillation keeps the closest self-disclosures whatever their score: a
+        # summary is "what I know about you", not an answer to a query.
+        facts = [h for h in hits if not h.value.get("forgotten")]
         text = " | ".join(str(h.value.get("text", "")) for h in facts)
         self.store.put(
             ("profiles", user),

@@ -10,11 +10,11 @@ The planted truth over components a, b, c:
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from sandbox.ablate import CellTask
+from sandbox.record.writer import write_json_atomic
 
 
 def _write(task: CellTask, status: str = "complete") -> Path:
@@ -37,9 +37,10 @@ def _write(task: CellTask, status: str = "complete") -> Path:
             "retention": {"findings": 0, "by_category": {}, "per_1000_turns": 0.0},
         },
     }
-    (run / "summary.json").write_text(json.dumps(summary, sort_keys=True))
+    # atomic writes, as the real run record does: an interrupt never leaves half a file
+    write_json_atomic(run / "summary.json", summary)
     header = {"status": status, "event_counts": {"agent_turn": 100}, "seed": task.seed}
-    (run / "run.json").write_text(json.dumps(header, sort_keys=True))
+    write_json_atomic(run / "run.json", header)
     return run
 
 
@@ -60,7 +61,7 @@ def flaky_cell(task: CellTask) -> Path:
     _log(task)
     if task.cell == "a+b" and task.seed == 1:
         task.run_dir.mkdir(parents=True)
-        (task.run_dir / "run.json").write_text(json.dumps({"status": "running"}))
+        write_json_atomic(task.run_dir / "run.json", {"status": "running"})
         raise RuntimeError("simulated crash")
     return _write(task)
 
@@ -83,7 +84,7 @@ def slow_cell(task: CellTask) -> Path:
 
     _log(task)
     task.run_dir.mkdir(parents=True)
-    (task.run_dir / "run.json").write_text(json.dumps({"status": "running"}))
+    write_json_atomic(task.run_dir / "run.json", {"status": "running"})
     time.sleep(0.4)
     import shutil
 

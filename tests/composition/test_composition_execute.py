@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from composition_fakes import fail_on_three, fake_cell, flaky_cell, square
 
-from sandbox.ablate import AblationPlanError, run_ablation
+from sandbox.ablate import AblationPlanError, run_ablation, run_status
 from sandbox.execute import LocalPoolExecutor, SerialExecutor, engines, make_executor
 
 ABC = ["a", "b", "c"]
@@ -184,7 +184,7 @@ def test_ctrl_c_then_resume_runs_only_what_did_not_finish(tmp_path):
     assert proc.returncode != 0 and b"KeyboardInterrupt" in err
     assert not (root / "composition.json").exists()
     runs = list((root / "cells").glob("*/seed-*"))
-    finished = [r for r in runs if json.loads((r / "run.json").read_text())["status"] == "complete"]
+    finished = [r for r in runs if run_status(r) == "complete"]
     assert 0 < len(finished) < 24
     (root / "invocations.log").unlink()
     ablate(tmp_path, "out", fn=fake_cell)  # resume, in this process

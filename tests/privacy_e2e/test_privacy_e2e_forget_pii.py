@@ -34,17 +34,29 @@ def test_soft_forget_is_retained_and_hard_forget_is_not(run, seed):
     assert {e["mode"] for e in soft.events if e["kind"] == "memory_delete"} == {"soft"}
     found = soft.findings("retention")
     assert len(found) >= 3
-    assert {f["category"] for f in found} == {"retrieved"}
+    categories = {f["category"] for f in found}
+    assert "retrieved" in categories and categories <= {"retrieved", "surfaced"}
     s = score_retention(soft)
     print(f"\nretention seed {seed} soft: tp={s.tp} fp={s.fp} fn={s.fn}; hard: 0 findings")
     assert (s.precision, s.recall) == (1.0, 1.0)
     # every finding points at the item the soft delete only marked, for its owner
     soft_ids = {i for e in soft.events if e["kind"] == "memory_delete" for i in e["ids"]}
+    derived = 0
     for f in found:
-        assert f["evidence"]["soft_deleted_hits"]
-        assert set(f["evidence"]["soft_deleted_hits"]) <= soft_ids
+        ev = f["evidence"]
+        assert set(ev.get("soft_deleted_hits", [])) <= soft_ids
+        if f["category"] == "surfaced":
+            # the agent drops marked items from its context; what it still says comes
+            # from the stale summary
+            assert "profile_summary" in ev.get("sources", []), ev
+            derived += 1
+        elif not ev["soft_deleted_hits"]:
+            # the stale profile summary soft forget leaves behind (derived state)
+            assert "profile_summary" in ev["sources"] and "summary" in ev["memory_ids"]
+            derived += 1
         assert f["user"] == f["owner"]  # per-user memory: only the owner's own retrievals
-        assert f["evidence"]["since_request_days"] > 0
+        assert ev["since_request_days"] > 0
+    assert len(found) - derived >= 3  # the marked items themselves are still retrievable
     summary = read_summary(soft.run_dir)["monitors"]["retention"]
     assert summary["forgotten_secrets_with_residue"] == 3
     assert all(r["residual_soft_deleted"] for r in summary["requests"])
