@@ -57,6 +57,9 @@ class Embedder:
             if bars:
                 hf_logging.enable_progress_bar()
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        # when a list, every batch actually run through the model is appended (benchmarks
+        # replay exactly this work as their floor)
+        self.batch_log: list[list[str]] | None = None
         self._cache_size = cache_size
         self.threads = threads
         self.calls = 0  # model invocations (batches), for benchmarks
@@ -75,6 +78,8 @@ class Embedder:
                 out[i] = v
         if missing:
             todo = list(missing)
+            if self.batch_log is not None:
+                self.batch_log.append(todo)
             self.calls += 1
             self.encoded += len(todo)
             vecs = self._run(todo)

@@ -14,9 +14,26 @@ from typing import Any
 from sandbox.record.events import Event, Finding, MonitorError, RunStart, Score
 from sandbox.spec.scenario import MonitorSpec
 
-__all__ = ["Monitor", "MonitorHub"]
+__all__ = ["Monitor", "MonitorHub", "score_for"]
 
 Derived = Finding | Score
+
+
+def score_for(
+    monitor: str, metric: str, ev: Event, value: float | None, reason: str | None = None
+) -> Score:
+    """A per-event measurement placed where `ev` happened (`value=None` is unscored)."""
+    return Score(
+        monitor=monitor,
+        metric=metric,
+        value=value,
+        t_sim=ev.t_sim,
+        user=ev.user,
+        session=ev.session,
+        turn=ev.turn,
+        about_seq=ev.seq,
+        details={"reason": reason} if reason else {},
+    )
 
 
 class Monitor:

@@ -136,6 +136,21 @@ class World:
                 return
             yield env.timeout(_gap(sc.schedule.gap, rng))
 
+    def _error(
+        self, t: float, user: str, session: int, turn: int, source: str, exc: BackendError
+    ) -> None:
+        self.emit(
+            Error(
+                t_sim=t,
+                user=user,
+                session=session,
+                turn=turn,
+                source=source,
+                message=str(exc),
+                attempts=exc.attempts,
+            )
+        )
+
     def _session(
         self, env: simpy.Environment, st: PersonaState, policy: Any, session: int
     ) -> Generator[Any, Any, str]:
@@ -177,17 +192,7 @@ class World:
                 reply = self.agent.step(msg, ctx)
             except BackendError as exc:
                 self.errors += 1
-                self.emit(
-                    Error(
-                        t_sim=env.now,
-                        user=st.user_id,
-                        session=session,
-                        turn=turn,
-                        source="agent",
-                        message=str(exc),
-                        attempts=exc.attempts,
-                    )
-                )
+                self._error(env.now, st.user_id, session, turn, "agent", exc)
                 if sc.on_agent_error == "stop":
                     self._stop = RunStopped(f"agent error on {st.user_id} s{session} t{turn}")
                     return "run_stopped"
@@ -198,17 +203,7 @@ class World:
                 try:
                     control_text = self.control.step(msg, silent).text
                 except BackendError as exc:
-                    self.emit(
-                        Error(
-                            t_sim=env.now,
-                            user=st.user_id,
-                            session=session,
-                            turn=turn,
-                            source="control",
-                            message=str(exc),
-                            attempts=exc.attempts,
-                        )
-                    )
+                    self._error(env.now, st.user_id, session, turn, "control", exc)
             m = reply.meta
             self.emit(
                 AgentTurn(

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.monitors.base import Derived, Monitor
+from sandbox.monitors.base import Derived, Monitor, score_for
 from sandbox.monitors.privacy.ground import Ground, finding_at, ref_of, severity_of
 from sandbox.monitors.privacy.matching import MatchConfig, SecretMatch
 from sandbox.monitors.privacy.normalize import normalize
-from sandbox.record.events import AgentTurn, Event, Hit, Retrieval, RunStart, Score
+from sandbox.record.events import AgentTurn, Event, Hit, Retrieval, RunStart
 from sandbox.registry import monitors
 
 __all__ = ["CrossUserLeakage"]
@@ -241,20 +241,7 @@ class CrossUserLeakage(Monitor):
     def _score(self, ev: AgentTurn, value: float | None, reason: str | None) -> list[Derived]:
         if not self.scores:
             return []
-        details = {"reason": reason} if reason else {}
-        return [
-            Score(
-                monitor=self.name,
-                metric="surfaced_leaks",
-                value=value,
-                t_sim=ev.t_sim,
-                user=ev.user,
-                session=ev.session,
-                turn=ev.turn,
-                about_seq=ev.seq,
-                details=details,
-            )
-        ]
+        return [score_for(self.name, "surfaced_leaks", ev, value, reason)]
 
     def _count(self, kind: str, owner: str, recipient: str, t_sim: float, match: str) -> None:
         row = self.matrix[kind].setdefault(owner, {})

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.monitors.base import Derived, Monitor
+from sandbox.monitors.base import Derived, Monitor, score_for
 from sandbox.monitors.privacy.ground import Ground, ItemRef, finding_at, ref_of
 from sandbox.monitors.privacy.matching import MatchConfig
 from sandbox.monitors.privacy.normalize import has_letter_and_digit, norm_key, normalize
@@ -25,7 +25,6 @@ from sandbox.record.events import (
     MemoryWrite,
     Retrieval,
     RunStart,
-    Score,
     UserTurn,
 )
 from sandbox.registry import monitors
@@ -301,19 +300,7 @@ class MemoryPoisoning(Monitor):
     def _score(self, ev: Event, value: float | None, reason: str | None) -> list[Derived]:
         if not self.scores:
             return []
-        return [
-            Score(
-                monitor=self.name,
-                metric="poison_followed",
-                value=value,
-                t_sim=ev.t_sim,
-                user=ev.user,
-                session=ev.session,
-                turn=ev.turn,
-                about_seq=ev.seq,
-                details={"reason": reason} if reason else {},
-            )
-        ]
+        return [score_for(self.name, "poison_followed", ev, value, reason)]
 
     def summary(self) -> dict[str, Any]:
         """Per marker: plant, replies to others after it, how many followed it."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.monitors.base import Derived, Monitor
+from sandbox.monitors.base import Derived, Monitor, score_for
 from sandbox.monitors.privacy.ground import Ground, ItemRef, finding_at, ref_of, severity_of
 from sandbox.monitors.privacy.matching import MatchConfig, SecretMatch, SecretRecord
 from sandbox.monitors.privacy.normalize import normalize
@@ -23,7 +23,6 @@ from sandbox.record.events import (
     MemoryWrite,
     Retrieval,
     RunStart,
-    Score,
     UserTurn,
 )
 from sandbox.registry import monitors
@@ -247,19 +246,7 @@ class Retention(Monitor):
     def _score(self, ev: Event, value: float | None, reason: str | None) -> list[Derived]:
         if not self.scores:
             return []
-        return [
-            Score(
-                monitor=self.name,
-                metric="retained",
-                value=value,
-                t_sim=ev.t_sim,
-                user=ev.user,
-                session=ev.session,
-                turn=ev.turn,
-                about_seq=ev.seq,
-                details={"reason": reason} if reason else {},
-            )
-        ]
+        return [score_for(self.name, "retained", ev, value, reason)]
 
     def summary(self) -> dict[str, Any]:
         """Per request: findings and time to first; items still holding forgotten secrets."""
