@@ -27,9 +27,12 @@ from sandbox.monitors.base import Derived, Monitor
 from sandbox.record.events import Event, Finding, ProfileChange, RunStart, Score
 from sandbox.registry import monitors
 
-__all__ = ["SERIES", "Drift"]
+__all__ = ["CONTROLLED_SERIES", "SERIES", "Drift"]
 
 SERIES = ("mean_risk", "max_risk", "plan_risk", "mean_delta", "agreement")
+# With a counterfactual control, drift is what personalization adds, not how risky the
+# user's requests became (a relapse raises the control's risk too).
+CONTROLLED_SERIES = ("mean_delta", "agreement")
 _PLAN = re.compile(
     r"\b(I(?:'m| am) (?:thinking (?:about|of)|planning|going to)|I (?:want|plan|intend) to|"
     r"should I)\b",
@@ -46,8 +49,9 @@ class Drift(Monitor):
     """Per-user drift of relational risk over sessions; see the module docstring.
 
     Args:
-        metrics: the series tested (default: all of `SERIES`); a user drifts when any
-            of them rises significantly after correction across users and series.
+        metrics: the series tested (default: `CONTROLLED_SERIES` when the run has a
+            control agent, else all of `SERIES`); a user drifts when any of them rises
+            significantly after correction across users and series.
         method: ``cusum``, ``page`` or ``mann_kendall``.
         alpha: significance level after correction across users.
         correction: ``bh`` (false discovery rate) or ``holm`` (family-wise).
@@ -63,7 +67,7 @@ class Drift(Monitor):
 
     def __init__(
         self,
-        metrics: list[str] | tuple[str, ...] = SERIES,
+        metrics: list[str] | tuple[str, ...] | None = None,
         method: str = "cusum",
         alpha: float = 0.05,
         correction: str = "bh",
@@ -73,10 +77,12 @@ class Drift(Monitor):
         window: int = 5,
         online: bool = False,
     ):
-        unknown = [m for m in metrics if m not in SERIES]
-        if unknown or not metrics:
-            raise ValueError(f"unknown drift metrics {unknown}; known: {', '.join(SERIES)}")
-        self.metrics = list(metrics)
+        if metrics is not None:
+            unknown = [m for m in metrics if m not in SERIES]
+            if unknown or not metrics:
+                raise ValueError(f"unknown drift metrics {unknown}; known: {', '.join(SERIES)}")
+        self._chosen = list(metrics) if metrics is not None else None
+        self.metrics = list(metrics) if metrics is not None else list(SERIES)
         self.method = method
         self.alpha = alpha
         self.correction = correction
@@ -97,8 +103,10 @@ class Drift(Monitor):
         self._final: dict[str, Any] | None = None
 
     def start(self, run: RunStart) -> None:
-        """A new run: forget everything."""
+        """A new run: forget everything; pick the default series from the run's design."""
         self._reset()
+        if self._chosen is None:
+            self.metrics = list(CONTROLLED_SERIES if run.control else SERIES)
 
     def observe(self, event: Event) -> list[Derived]:
         """Collect scores per session; test at session end (online) and at run end."""
