@@ -37,7 +37,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def _request() -> Any:
-    from sandbox.agent.base import ContextPart, GenerationRequest, Message
+    from sandbox.contracts import ContextPart, GenerationRequest, Message
 
     history = []
     for i in range(3):
@@ -279,7 +279,7 @@ def bench_agent_loop(tmpdir: Path, echo_url: str, tiny_folder: Path) -> dict[str
     """Outside/inside ratio per turn for {bare, full} agents x {echo server, tiny model}."""
     from sandbox.agent.backends.openai_backend import OpenAIBackend
     from sandbox.agent.backends.transformers_backend import TransformersBackend
-    from sandbox.memory.embeddings import get_embedder
+    from sandbox.embeddings import get_embedder
 
     get_embedder().encode(["warm-up"])  # model loads are set-up, not per-turn cost
     backends = {

@@ -37,7 +37,7 @@ def floor(run_dir: Path, batches: list[list[str]]) -> dict[str, Any]:
     import chromadb
     from chromadb.config import Settings
 
-    from sandbox.memory.embeddings import Embedder
+    from sandbox.embeddings import Embedder
     from sandbox.record import iter_events
 
     emb = Embedder()
@@ -173,7 +173,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from sandbox.memory.embeddings import get_embedder
+    from sandbox.embeddings import get_embedder
     from sandbox.record import read_summary
 
     console = Console()

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sandbox.agent.backends.retry import Retryable, RetryPolicy, call_with_retry
-from sandbox.agent.base import BackendError, ContextPart, Message, TurnContext
+from sandbox.contracts import BackendError, ContextPart, Message, TurnContext
 from sandbox.registry import backends
 
 __all__ = ["GraphAgent", "LangGraphBackend", "extract_reply", "load_object"]

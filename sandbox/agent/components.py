@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sandbox.memory.embeddings import get_embedder
+from sandbox.embeddings import get_embedder
 from sandbox.record.events import ContextPart
 
 __all__ = [

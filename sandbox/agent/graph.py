@@ -15,7 +15,6 @@ from typing import Any, TypedDict
 from langgraph.graph import END, START, StateGraph
 from langgraph.store.base import BaseStore
 
-from sandbox.agent.base import Backend, GenerationRequest, Message, TurnContext
 from sandbox.agent.components import (
     PersonaPrompt,
     PreferenceAdaptation,
@@ -25,6 +24,7 @@ from sandbox.agent.components import (
     memorable,
     refers_back,
 )
+from sandbox.contracts import Backend, GenerationRequest, Message, TurnContext
 from sandbox.record.events import ContextPart
 from sandbox.spec.agent import AgentConfig
 
@@ -202,7 +202,7 @@ class ReferenceAgent:
                     facts.append(str(h.value.get("text", "")))
         if not facts:
             return None
-        from sandbox.memory.embeddings import get_embedder
+        from sandbox.embeddings import get_embedder
 
         vecs = get_embedder().encode([plan, *facts])
         sims = vecs[1:] @ vecs[0]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from sandbox.agent.base import GenerationRequest, GenerationResult
 from sandbox.agent.components import detect_forget_request, detect_plan
+from sandbox.contracts import GenerationRequest, GenerationResult
 from sandbox.registry import backends
 
 __all__ = ["ReferenceResponder", "swap_person"]

@@ -21,7 +21,7 @@ import random
 import re
 from typing import Any
 
-from sandbox.agent.base import (
+from sandbox.contracts import (
     Backend,
     BackendError,
     ContextPart,

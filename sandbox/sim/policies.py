@@ -14,7 +14,7 @@ import re
 import string
 from typing import Any
 
-from sandbox.agent.base import Message, TurnContext
+from sandbox.contracts import Message, TurnContext
 from sandbox.registry import policies
 from sandbox.sim.persona_state import PersonaState
 from sandbox.spec.scenario import SessionScript

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import simpy
 
-from sandbox.agent.base import BackendError, Message, Participant, TurnContext
+from sandbox.contracts import BackendError, Message, Participant, TurnContext
 from sandbox.record.events import (
     AgentTurn,
     Error,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.agent.base import BackendError, GenerationRequest, GenerationResult
+from sandbox.contracts import BackendError, GenerationRequest, GenerationResult
 from sandbox.monitors.judges.base import Judge
 from sandbox.monitors.judges.llm import RUBRIC, LLMJudge, parse_verdict
 from sandbox.registry import judges

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sandbox.agent.base import (
+from sandbox.contracts import (
     BackendError,
     GenerationRequest,
     GenerationResult,

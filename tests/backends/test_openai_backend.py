@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.agent.backends.openai_backend import OpenAIBackend, redact_url
-from sandbox.agent.base import BackendError, ContextPart, GenerationRequest, Message
+from sandbox.contracts import BackendError, ContextPart, GenerationRequest, Message
 from sandbox.record.events import AgentTurn, Error, RunEnd
 from sandbox.record.writer import RunWriter
 from sandbox.registry import backends

@@ -6,7 +6,7 @@ import pytest
 
 from sandbox.agent.backends.prompt import build_messages, plain_prompt
 from sandbox.agent.backends.retry import Retryable, RetryPolicy, call_with_retry
-from sandbox.agent.base import BackendError, ContextPart, GenerationRequest, Message
+from sandbox.contracts import BackendError, ContextPart, GenerationRequest, Message
 
 
 def test_full_jitter_stays_under_a_doubling_cap() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.agent.backends.transformers_backend import TransformersBackend
-from sandbox.agent.base import BackendError, ContextPart, GenerationRequest, Message
+from sandbox.contracts import BackendError, ContextPart, GenerationRequest, Message
 from sandbox.registry import backends
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from langgraph.store.memory import InMemoryStore
 
-from sandbox.agent.base import BackendError, Message, TurnContext
 from sandbox.agent.byo import GraphAgent, LangGraphBackend, extract_reply, load_object
+from sandbox.contracts import BackendError, Message, TurnContext
 from sandbox.memory.instrumented import InstrumentedStore
 from sandbox.record.events import Event, MemoryWrite, Retrieval
 from sandbox.registry import backends

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sandbox.agent.backends.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
 from sandbox.agent.backends.retry import Retryable, RetryPolicy, call_with_retry
-from sandbox.agent.base import BackendError, GenerationRequest, GenerationResult
+from sandbox.contracts import BackendError, GenerationRequest, GenerationResult
 from sandbox.registry import backends
 
 __all__ = ["OpenAIBackend", "redact_url"]

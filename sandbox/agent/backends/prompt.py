@@ -10,7 +10,7 @@ message.
 
 from __future__ import annotations
 
-from sandbox.agent.base import GenerationRequest
+from sandbox.contracts import GenerationRequest
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "ChatMessage", "build_messages", "plain_prompt"]
 

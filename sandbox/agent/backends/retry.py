@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sandbox.agent.base import BackendError
+from sandbox.contracts import BackendError
 
 __all__ = ["RetryPolicy", "Retryable", "call_with_retry"]
 

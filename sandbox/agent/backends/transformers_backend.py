@@ -24,7 +24,7 @@ from sandbox.agent.backends.prompt import (
     build_messages,
     plain_prompt,
 )
-from sandbox.agent.base import BackendError, GenerationRequest, GenerationResult
+from sandbox.contracts import BackendError, GenerationRequest, GenerationResult
 from sandbox.registry import backends
 
 __all__ = ["TransformersBackend", "clear_model_cache"]

@@ -286,7 +286,7 @@ def _all_pairs(libs: Libraries) -> list[tuple[str, str]]:
 def calibrate(folder: Path = LIBRARY_DIR, embedder: Any = None) -> Fit:
     """Fit stance, kind and free-text models on the libraries in `folder`."""
     if embedder is None:
-        from sandbox.memory.embeddings import get_embedder
+        from sandbox.embeddings import get_embedder
 
         embedder = get_embedder()
     libs = load_libraries(folder, fresh=True, calibrated=False)

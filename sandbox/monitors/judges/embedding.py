@@ -69,7 +69,7 @@ class EmbeddingJudge:
             )
         self.cal: CalibrationFile = self.libs.calibration
         if embedder is None:
-            from sandbox.memory.embeddings import get_embedder
+            from sandbox.embeddings import get_embedder
 
             embedder = get_embedder()
         self.fx = FeatureExtractor(self.libs, embedder, max_units)

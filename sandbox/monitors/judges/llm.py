@@ -23,7 +23,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from sandbox.agent.base import Backend, BackendError, ContextPart, GenerationRequest
+from sandbox.contracts import Backend, BackendError, ContextPart, GenerationRequest
 from sandbox.monitors.judges.base import Judgement, VulnerabilityScore
 from sandbox.registry import backends, judges
 

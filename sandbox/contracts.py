@@ -3,7 +3,8 @@
 The simulated user and the agent share one turn contract (a message and a context in,
 a message out), so either side can be scripted, LLM-driven or replayed. A *backend*
 is narrower: it only turns composed context into reply text, and is what the
-reference agent's generate step calls.
+reference agent's generate step calls. They live apart from any implementation, so the
+simulation, backends, judges and monitors can share them without importing the agent.
 """
 
 from __future__ import annotations
