@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langgraph.store.base import SearchItem
 
+from sandbox.memory._items import item_fields, matches_filter
 from sandbox.memory.embeddings import DIM, PackagedMiniLM
 
 __all__ = [
@@ -34,7 +36,9 @@ __all__ = [
     "Entry",
     "Scope",
     "collection_name",
+    "fetch_metas",
     "packaged_ef",
+    "rank_similar",
     "release",
     "scrub_log",
     "vacuum",
@@ -129,3 +133,49 @@ def vacuum(folder: Path) -> None:
                     "VALUES('optimize')")  # fmt: skip
         con.commit()
         con.execute("VACUUM")
+
+
+def rank_similar(
+    scopes: list[Scope],
+    query: np.ndarray,
+    stop: int,
+    where: dict[str, Any] | None,
+) -> tuple[list[SearchItem], int]:
+    """Cosine-ranked indexed items of `scopes`, best first, and the queries it took.
+
+    Ties are broken by namespace and key.
+    """
+    ranked: list[tuple[float, tuple[str, ...], str, dict[str, Any]]] = []
+    queries = 0
+    for scope in scopes:
+        total = len(scope.entries)
+        if total == scope.unindexed:
+            continue
+        n = total if where else min(total, stop + scope.unindexed)
+        if n <= 0:
+            continue
+        res = scope.collection.query(
+            query_embeddings=[query], n_results=n, include=["metadatas", "distances"]
+        )
+        queries += 1
+        for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
+            if not meta["indexed"]:
+                continue
+            if where and not matches_filter(json.loads(meta["value"]), where):
+                continue
+            score = float(min(1.0, max(-1.0, 1.0 - dist)))
+            ranked.append((score, tuple(str(meta["ns"]).split(".")), str(meta["key"]), meta))
+    # Scores of equal vectors can differ in the last bits (index vs. brute-force paths).
+    ranked.sort(key=lambda r: (-round(r[0], 6), r[1], r[2]))
+    return [SearchItem(**item_fields(m), score=score) for score, _, _, m in ranked], queries
+
+
+def fetch_metas(scope: Scope, ids: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
+    """Stored metadata of items by id, read in chunks; also how many reads it took."""
+    out: dict[str, dict[str, Any]] = {}
+    reads = 0
+    for start in range(0, len(ids), CHUNK):
+        got = scope.collection.get(ids=ids[start : start + CHUNK], include=["metadatas"])
+        reads += 1
+        out.update(zip(got["ids"], got["metadatas"] or [], strict=True))
+    return out, reads

@@ -8,13 +8,27 @@ every backend of the conformance suite.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from langgraph.store.base import MatchCondition, get_text_at_path, tokenize_path
+from langgraph.store.base import (
+    ListNamespacesOp,
+    MatchCondition,
+    get_text_at_path,
+    tokenize_path,
+)
 
-__all__ = ["does_match", "index_text", "item_fields", "item_id", "matches_filter", "owner_of"]
+__all__ = [
+    "does_match",
+    "index_text",
+    "item_fields",
+    "item_id",
+    "item_metadata",
+    "list_namespaces",
+    "matches_filter",
+    "owner_of",
+]
 
 
 def owner_of(namespace: tuple[str, ...], value: Mapping[str, Any]) -> str | None:
@@ -112,3 +126,42 @@ def does_match(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
     else:
         raise ValueError(f"unsupported match type: {condition.match_type}")
     return all(p == "*" or n == p for n, p in pairs)
+
+
+def list_namespaces(
+    counts: Iterable[tuple[str, ...]], op: ListNamespacesOp
+) -> list[tuple[str, ...]]:
+    """LangGraph's namespace listing over the namespaces that hold items."""
+    found: Iterable[tuple[str, ...]] = counts
+    if op.match_conditions:
+        found = [ns for ns in found if all(does_match(c, ns) for c in op.match_conditions)]
+    if op.max_depth is not None:
+        found = {ns[: op.max_depth] for ns in found}
+    return sorted(found)[op.offset : op.offset + op.limit]
+
+
+def item_metadata(
+    ns: tuple[str, ...],
+    key: str,
+    value: Mapping[str, Any],
+    blob: str,
+    created_at: str,
+    updated_at: str,
+    seq: int,
+    indexed: bool,
+) -> dict[str, Any]:
+    """What Chroma stores beside an item's vector.
+
+    Every key, every time: Chroma's upsert merges metadata rather than replacing it.
+    """
+    return {
+        "ns": ".".join(ns),
+        "key": key,
+        "value": blob,
+        "owner": owner_of(ns, value) or "",
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "seq": seq,
+        "indexed": indexed,
+        "forgotten": bool(value.get("forgotten", False)),
+    }

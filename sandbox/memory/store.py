@@ -48,16 +48,19 @@ from sandbox.memory._chroma import (
     Entry,
     Scope,
     collection_name,
+    fetch_metas,
     packaged_ef,
+    rank_similar,
     release,
     scrub_log,
     vacuum,
 )
 from sandbox.memory._items import (
-    does_match,
     index_text,
     item_fields,
     item_id,
+    item_metadata,
+    list_namespaces,
     matches_filter,
     owner_of,
 )
@@ -306,17 +309,9 @@ class ChromaMemoryStore(BaseStore):
             scope.unindexed -= not old.indexed
         scope.entries[iid] = entry
         scope.unindexed += not entry.indexed
-        metadata = {  # every key, every time: Chroma's upsert merges metadata
-            "ns": ".".join(ns),
-            "key": key,
-            "value": blob,
-            "owner": owner_of(ns, value) or "",
-            "created_at": entry.created_at,
-            "updated_at": now,
-            "seq": entry.seq,
-            "indexed": entry.indexed,
-            "forgotten": bool(value.get("forgotten", False)),
-        }
+        metadata = item_metadata(
+            ns, key, value, blob, entry.created_at, now, entry.seq, entry.indexed
+        )
         scope.pending[iid] = (vectors[text] if text else PLACEHOLDER, text, metadata)
         self._dirty[(scope.label, scope.pooled)] = scope
 
@@ -346,12 +341,9 @@ class ChromaMemoryStore(BaseStore):
                 self._stats["adds"] += len(chunk)
 
     def _fetch(self, scope: Scope, ids: list[str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), CHUNK):
-            got = scope.collection.get(ids=ids[start : start + CHUNK], include=["metadatas"])
-            self._stats["gets"] += 1
-            out.update(zip(got["ids"], got["metadatas"] or [], strict=True))
-        return out
+        metas, reads = fetch_metas(scope, ids)
+        self._stats["gets"] += reads
+        return metas
 
     def _get(self, op: GetOp) -> Item | None:
         ns = tuple(op.namespace)
@@ -399,34 +391,9 @@ class ChromaMemoryStore(BaseStore):
         stop: int,
         where: dict[str, Any] | None,
     ) -> list[SearchItem]:
-        """Cosine-ranked indexed items, best first, ties broken by namespace and key."""
-        ranked: list[tuple[float, tuple[str, ...], str, dict[str, Any]]] = []
-        for scope in scopes:
-            total = len(scope.entries)
-            if total == scope.unindexed:
-                continue
-            n = total if where else min(total, stop + scope.unindexed)
-            if n <= 0:
-                continue
-            res = scope.collection.query(
-                query_embeddings=[query], n_results=n, include=["metadatas", "distances"]
-            )
-            self._stats["queries"] += 1
-            for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
-                if not meta["indexed"]:
-                    continue
-                if where and not matches_filter(json.loads(meta["value"]), where):
-                    continue
-                score = float(min(1.0, max(-1.0, 1.0 - dist)))
-                ranked.append((score, tuple(str(meta["ns"]).split(".")), str(meta["key"]), meta))
-        # Scores of equal vectors can differ in the last bits (index vs. brute-force paths).
-        ranked.sort(key=lambda r: (-round(r[0], 6), r[1], r[2]))
-        return [SearchItem(**item_fields(m), score=score) for score, _, _, m in ranked]
+        ranked, queries = rank_similar(scopes, query, stop, where)
+        self._stats["queries"] += queries
+        return ranked
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
-        found: Iterable[tuple[str, ...]] = self._ns_counts
-        if op.match_conditions:
-            found = [ns for ns in found if all(does_match(c, ns) for c in op.match_conditions)]
-        if op.max_depth is not None:
-            found = {ns[: op.max_depth] for ns in found}
-        return sorted(found)[op.offset : op.offset + op.limit]
+        return list_namespaces(self._ns_counts, op)
