@@ -176,6 +176,8 @@ def run_scenario(
     started = time.perf_counter()
     status, message = "complete", ""
     store = None
+    agent: Any = None
+    control: Any = None
     world: World | None = None
     try:
         rec.emit(
@@ -238,7 +240,7 @@ def run_scenario(
         writer.close(status, wall_s=round(wall, 3), message=message)
         if store is not None and hasattr(store, "close"):
             store.close()
-        for a in (locals().get("agent"), locals().get("control")):
+        for a in (agent, control):
             backend = getattr(a, "backend", None)
             if backend is not None and hasattr(backend, "close"):
                 backend.close()

@@ -136,21 +136,6 @@ class World:
                 return
             yield env.timeout(_gap(sc.schedule.gap, rng))
 
-    def _error(
-        self, t: float, user: str, session: int, turn: int, source: str, exc: BackendError
-    ) -> None:
-        self.emit(
-            Error(
-                t_sim=t,
-                user=user,
-                session=session,
-                turn=turn,
-                source=source,
-                message=str(exc),
-                attempts=exc.attempts,
-            )
-        )
-
     def _session(
         self, env: simpy.Environment, st: PersonaState, policy: Any, session: int
     ) -> Generator[Any, Any, str]:
@@ -163,12 +148,15 @@ class World:
             ctx = TurnContext(st.user_id, session, turn, env.now, sc.seed, self.emit, list(history))
             msg = policy.step(reply, ctx)
             meta = msg.meta
+            at: dict[str, Any] = {
+                "t_sim": env.now,
+                "user": st.user_id,
+                "session": session,
+                "turn": turn,
+            }
             self.emit(
                 UserTurn(
-                    t_sim=env.now,
-                    user=st.user_id,
-                    session=session,
-                    turn=turn,
+                    **at,
                     text=msg.text,
                     intent=str(meta.get("intent", "chat")),
                     shares=list(meta.get("shares", [])),
@@ -177,22 +165,13 @@ class World:
                 )
             )
             if meta.get("forget"):
-                self.emit(
-                    ForgetRequest(
-                        t_sim=env.now,
-                        user=st.user_id,
-                        session=session,
-                        turn=turn,
-                        secret=str(meta["forget"]),
-                        text=msg.text,
-                    )
-                )
+                self.emit(ForgetRequest(**at, secret=str(meta["forget"]), text=msg.text))
             history.append(msg)
             try:
                 reply = self.agent.step(msg, ctx)
             except BackendError as exc:
                 self.errors += 1
-                self._error(env.now, st.user_id, session, turn, "agent", exc)
+                self.emit(Error(**at, source="agent", message=str(exc), attempts=exc.attempts))
                 if sc.on_agent_error == "stop":
                     self._stop = RunStopped(f"agent error on {st.user_id} s{session} t{turn}")
                     return "run_stopped"
@@ -203,14 +182,13 @@ class World:
                 try:
                     control_text = self.control.step(msg, silent).text
                 except BackendError as exc:
-                    self._error(env.now, st.user_id, session, turn, "control", exc)
+                    self.emit(
+                        Error(**at, source="control", message=str(exc), attempts=exc.attempts)
+                    )
             m = reply.meta
             self.emit(
                 AgentTurn(
-                    t_sim=env.now,
-                    user=st.user_id,
-                    session=session,
-                    turn=turn,
+                    **at,
                     text=reply.text,
                     components=list(m.get("components", [])),
                     context=list(m.get("context", [])),
