@@ -3,28 +3,247 @@
 Components register with a decorator under a name; third-party packages can add more
 through the entry-point group ``persona_sandbox.<registry name>``. Heavy optional
 dependencies are imported inside the factories, so importing the registry stays cheap.
+
+Every component declares the arguments a spec may give it as a pydantic model: either a
+class attribute ``Args`` (a ``BaseModel`` subclass) or, by default, a model derived
+from the factory's signature (type hints become field types, defaults stay defaults,
+unknown arguments are refused unless the factory takes ``**kwargs``). Arguments the
+sandbox supplies itself (a policy's ``state``, ``rng`` and ``scripts``) and parameters
+annotated with :data:`INTERNAL` (objects only code can pass, such as a pre-built judge)
+are not part of the model. :meth:`Registry.validate_args` checks a spec's arguments
+against the model, including components named inside them (a judge's backend spec, the
+relational monitor's judge), and :meth:`Registry.create` builds from checked arguments.
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Callable
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-__all__ = ["Registry", "backends", "judges", "monitors", "policies"]
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+__all__ = [
+    "INTERNAL",
+    "ComponentName",
+    "ComponentSpec",
+    "Registry",
+    "backends",
+    "judges",
+    "model_from_signature",
+    "monitors",
+    "policies",
+    "registry_named",
+]
 
 T = TypeVar("T")
+Loc = tuple[str | int, ...]
+
+_REGISTRIES: dict[str, Registry[Any]] = {}
+
+
+@dataclass(frozen=True)
+class _Internal:
+    """Marker type of :data:`INTERNAL`."""
+
+
+INTERNAL = _Internal()
+"""``Annotated[..., INTERNAL]`` on a parameter: code may pass it, specs may not."""
+
+
+@dataclass(frozen=True)
+class ComponentName:
+    """``Annotated`` marker: the argument names a component of another registry.
+
+    Attributes:
+        registry: Name of that registry (``"judges"``).
+        args: The sibling argument holding that component's own arguments, if any.
+    """
+
+    registry: str
+    args: str | None = None
+
+
+@dataclass(frozen=True)
+class ComponentSpec:
+    """``Annotated`` marker: a mapping value is ``{name: ..., args: {...}}`` of a registry.
+
+    Attributes:
+        registry: Name of the registry the component comes from (``"backends"``).
+    """
+
+    registry: str
+
+
+def registry_named(name: str) -> Registry[Any]:
+    """The registry called `name` (``monitors``, ``backends``, ``policies``, ``judges``...).
+
+    Raises:
+        KeyError: if there is no such registry.
+    """
+    return _REGISTRIES[name]
+
+
+def _is_static_protocol(tp: Any) -> bool:
+    """A Protocol that `isinstance` cannot check (not ``runtime_checkable``)."""
+    return bool(getattr(tp, "_is_protocol", False)) and not getattr(
+        tp, "_is_runtime_protocol", False
+    )
+
+
+def _usable(tp: Any) -> Any:
+    """`tp` if pydantic can validate with it, else ``Any`` (no check beats a wrong one)."""
+    stack = [tp]
+    while stack:
+        t = stack.pop()
+        if _is_static_protocol(t):
+            return Any
+        stack.extend(a for a in typing.get_args(t) if not isinstance(a, str))
+    try:
+        TypeAdapter(tp, config=ConfigDict(arbitrary_types_allowed=True))
+    except Exception:  # schema generation failed: unknown or unsupported annotation
+        return Any
+    return tp
+
+
+def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    target: Any = getattr(factory, "__init__", factory) if isinstance(factory, type) else factory
+    try:
+        return typing.get_type_hints(target, include_extras=True)
+    except Exception:
+        pass
+    # resolve one annotation at a time; the ones that cannot be resolved stay unchecked
+    out: dict[str, Any] = {}
+    ns = dict(getattr(target, "__globals__", {}))
+    for key, ann in getattr(target, "__annotations__", {}).items():
+        if isinstance(ann, str):
+            try:
+                ann = eval(ann, ns)  # same as typing.get_type_hints, per name
+            except Exception:
+                continue
+        out[key] = ann
+    return out
+
+
+def _is_internal(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is typing.Annotated and any(
+        isinstance(m, _Internal) for m in annotation.__metadata__
+    )
+
+
+def model_from_signature(
+    factory: Callable[..., Any], *, exclude: tuple[str, ...] = (), name: str | None = None
+) -> type[BaseModel]:
+    """A pydantic model of the keyword arguments `factory` accepts.
+
+    Type hints become field types (``Any`` where pydantic cannot check one), defaults stay
+    defaults, parameters without a default are required. Unknown arguments are refused
+    unless the factory takes ``**kwargs``. Positional-only and ``*args`` parameters, those
+    in `exclude` and those annotated with :data:`INTERNAL` are left out.
+
+    Args:
+        factory: A class (its ``__init__`` is read) or a function.
+        exclude: Parameters the caller supplies itself, never a spec.
+        name: Name of the model class.
+    """
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):  # no introspectable signature: accept anything
+        return create_model(name or "Args", __config__=ConfigDict(extra="allow"))
+    hints = _hints(factory)
+    extra: Literal["allow", "forbid"] = "forbid"
+    fields: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            extra = "allow"
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY) or p.name in exclude:
+            continue
+        ann = hints.get(p.name, Any)
+        if _is_internal(ann):
+            continue
+        if typing.get_origin(ann) is typing.Annotated:
+            base, *meta = typing.get_args(ann)
+            ann = typing.Annotated[(_usable(base), *meta)] if meta else _usable(base)
+        else:
+            ann = _usable(ann)
+        default = ... if p.default is p.empty else p.default
+        if hasattr(BaseModel, p.name):  # e.g. `copy`, `json`: a field under an alias
+            fields[f"{p.name}_arg"] = (ann, Field(default, alias=p.name))
+        else:
+            fields[p.name] = (ann, default)
+    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
+    model_name = name or f"{getattr(factory, '__name__', 'Factory')}Args"
+    try:
+        model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
+    except Exception:  # a signature pydantic cannot model: accept anything
+        return create_model(model_name, __config__=ConfigDict(extra="allow"))
+    return model
+
+
+def _arg_names(model: type[BaseModel]) -> list[str]:
+    """The argument names a model accepts (aliases where fields have them)."""
+    return sorted(f.alias or k for k, f in model.model_fields.items())
+
+
+def _internal_names(factory: Callable[..., Any], registry_internal: frozenset[str]) -> set[str]:
+    names = set(registry_internal)
+    for key, ann in _hints(factory).items():
+        if _is_internal(ann):
+            names.add(key)
+    return names
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
+    """`loc` without the union-member tags pydantic inserts (keys absent from `data`)."""
+    out: list[str | int] = []
+    cursor = data
+    for i, part in enumerate(loc):
+        if isinstance(cursor, Mapping) and part in cursor:
+            cursor = cursor[part]
+        elif isinstance(cursor, list | tuple) and isinstance(part, int) and part < len(cursor):
+            cursor = cursor[part]
+        elif i == len(loc) - 1 and isinstance(part, str | int) and not out:
+            pass  # a missing top-level argument: keep its name
+        elif i == len(loc) - 1 and isinstance(cursor, Mapping):
+            pass  # a missing key inside a mapping
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
 
 
 class Registry(Generic[T]):
-    """Named factories of one kind of component."""
+    """Named factories of one kind of component.
 
-    def __init__(self, name: str, builtin_modules: tuple[str, ...] = ()):
+    Args:
+        name: Registry name; plugins register through ``persona_sandbox.<name>``.
+        builtin_modules: Modules imported on first use (they register built-ins).
+        internal: Arguments the sandbox passes itself; never part of a spec.
+        kind: Singular noun used in messages (default: `name` less a final ``s``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        builtin_modules: tuple[str, ...] = (),
+        internal: tuple[str, ...] = (),
+        kind: str | None = None,
+    ):
         self.name = name
+        self.kind = kind or (name[:-1] if name.endswith("s") else name)
+        self.internal = frozenset(internal)
         self._factories: dict[str, Callable[..., T]] = {}
+        self._models: dict[Any, tuple[type[BaseModel], set[str]]] = {}
         self._builtin_modules = builtin_modules
         self._loaded = False
+        _REGISTRIES[name] = self
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator: register a factory (a class or a function) under `name`."""
@@ -63,16 +282,231 @@ class Registry(Generic[T]):
             return self._factories[name]
         except KeyError:
             known = ", ".join(sorted(self._factories)) or "none"
-            raise KeyError(f"unknown {self.name} {name!r}; known: {known}") from None
+            raise KeyError(f"unknown {self.kind} {name!r}; known: {known}") from None
+
+    def _model(self, name: str) -> tuple[type[BaseModel], set[str]]:
+        factory = self.get(name)
+        key: Any = factory
+        try:
+            hash(key)
+        except TypeError:  # an unhashable callable: key by identity
+            key = id(factory)
+        hit = self._models.get(key)
+        if hit is None:
+            explicit = getattr(factory, "Args", None)
+            internal = _internal_names(factory, self.internal)
+            if isinstance(explicit, type) and issubclass(explicit, BaseModel):
+                model = explicit
+            else:
+                model = model_from_signature(
+                    factory, exclude=tuple(internal), name=f"{self.kind}:{name}"
+                )
+            hit = self._models[key] = (model, internal)
+        return hit
+
+    def args_model(self, name: str) -> type[BaseModel]:
+        """The pydantic model of the arguments a spec may give component `name`.
+
+        The factory's ``Args`` class attribute when it has one, else a model derived
+        from its signature (see :func:`model_from_signature`).
+
+        Raises:
+            KeyError: if `name` is not registered.
+        """
+        return self._model(name)[0]
+
+    def arg_names(self, name: str) -> list[str]:
+        """Names of the arguments component `name` accepts from a spec."""
+        return _arg_names(self.args_model(name))
+
+    def validate_args(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a spec's arguments for component `name`; return them validated.
+
+        The result holds the arguments that were given (coerced to their declared types;
+        defaults are left to the factory) plus any extras a ``**kwargs`` factory takes.
+        Components named inside the arguments (:class:`ComponentName`,
+        :class:`ComponentSpec`) are checked too, with their locations nested.
+
+        Raises:
+            KeyError: if `name` is not registered.
+            pydantic.ValidationError: one entry per problem; unknown arguments name the
+                known ones.
+        """
+        model, _ = self._model(name)
+        errors: list[InitErrorDetails] = []
+        out: dict[str, Any] = {}
+        try:
+            obj = model.model_validate(dict(args))
+        except ValidationError as exc:
+            errors.extend(self._rewrite(name, model, exc, args))
+        else:
+            fields = type(obj).model_fields
+            out = {fields[k].alias or k: getattr(obj, k) for k in obj.model_fields_set}
+            out.update(obj.model_extra or {})
+        errors.extend(_nested_errors(model, args))
+        if errors:
+            raise ValidationError.from_exception_data(f"{self.kind} {name!r}", errors)
+        return out
+
+    def _rewrite(
+        self, name: str, model: type[BaseModel], exc: ValidationError, args: Mapping[str, Any]
+    ) -> list[InitErrorDetails]:
+        known = _arg_names(model)
+        known_text = ", ".join(known) or "none"
+        merged: dict[Loc, list[dict[str, Any]]] = {}
+        for err in exc.errors():
+            merged.setdefault(_clean_loc(err["loc"], args), []).append(dict(err))
+        out: list[InitErrorDetails] = []
+        for loc, errs in merged.items():
+            first = errs[0]
+            if first["type"] == "extra_forbidden" and len(loc) == 1:
+                arg = str(loc[0])
+                close = difflib.get_close_matches(arg, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                msg = (
+                    f"unknown argument {arg!r} for {self.kind} {name!r}{hint}; known: {known_text}"
+                )
+                kind = "unknown_argument"
+            else:
+                # one problem per place: members of a union each report; keep them together
+                msgs = list(dict.fromkeys(_plain(str(e["msg"])) for e in errs))
+                detail = " or ".join(msgs)
+                if first["type"] != "missing":
+                    detail += f" (got {first['input']!r})"
+                msg = f"{detail}; {self.kind} {name!r} arguments: {known_text}"
+                kind = str(first["type"])
+            out.append(
+                {
+                    "type": PydanticCustomError(kind, "{msg}", {"msg": msg}),
+                    "loc": loc,
+                    "input": first.get("input"),
+                }
+            )
+        return out
 
     def create(self, name: str, **kwargs: Any) -> T:
-        """Build the component `name` with keyword arguments from a spec."""
-        return self.get(name)(**kwargs)
+        """Build the component `name` with keyword arguments from a spec.
+
+        Arguments the registry or the factory mark internal pass through unchecked;
+        the rest go through :meth:`validate_args` first.
+
+        Raises:
+            KeyError: if `name` is not registered.
+            pydantic.ValidationError: if the arguments do not fit the component.
+        """
+        factory = self.get(name)
+        _, internal = self._model(name)
+        passed = {k: kwargs.pop(k) for k in list(kwargs) if k in internal}
+        return factory(**passed, **self.validate_args(name, kwargs))
+
+
+def _plain(msg: str) -> str:
+    """A pydantic message without its "Value error, " prefix."""
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg
+
+
+def _prefixed(loc: Loc, exc: ValidationError) -> list[InitErrorDetails]:
+    out: list[InitErrorDetails] = []
+    for err in exc.errors():
+        ctx = err.get("ctx") or {}
+        out.append(
+            {
+                "type": PydanticCustomError(
+                    str(err["type"]), "{msg}", {"msg": str(ctx.get("msg", err["msg"]))}
+                ),
+                "loc": (*loc, *err["loc"]),
+                "input": err.get("input"),
+            }
+        )
+    return out
+
+
+def _error(kind: str, loc: Loc, msg: str, value: Any) -> InitErrorDetails:
+    return {"type": PydanticCustomError(kind, "{msg}", {"msg": msg}), "loc": loc, "input": value}
+
+
+def _check_component(
+    registry: str, name: Any, args: Any, name_loc: Loc, args_loc: Loc
+) -> list[InitErrorDetails]:
+    reg = registry_named(registry)
+    if not isinstance(name, str):
+        return []  # the field's own type check reports it
+    if name not in reg.names():
+        known = ", ".join(reg.names()) or "none"
+        return [
+            _error(
+                "unknown_component", name_loc, f"unknown {reg.kind} {name!r}; known: {known}", name
+            )
+        ]
+    if args is None:
+        return []
+    if not isinstance(args, Mapping):
+        return [_error("dict_type", args_loc, "Input should be a mapping of arguments", args)]
+    try:
+        reg.validate_args(name, args)
+    except ValidationError as exc:
+        return _prefixed(args_loc, exc)
+    return []
+
+
+def _nested_errors(model: type[BaseModel], args: Mapping[str, Any]) -> list[InitErrorDetails]:
+    """Errors of components named inside `args` (see :class:`ComponentName`)."""
+    out: list[InitErrorDetails] = []
+    for key, info in model.model_fields.items():
+        field_name = info.alias or key
+        for meta in info.metadata:
+            if isinstance(meta, ComponentName):
+                if field_name not in args and (meta.args is None or meta.args not in args):
+                    continue
+                name = args.get(field_name, info.default)
+                sub = args.get(meta.args) if meta.args else None
+                out.extend(
+                    _check_component(
+                        meta.registry, name, sub, (field_name,), (meta.args or field_name,)
+                    )
+                )
+            elif isinstance(meta, ComponentSpec):
+                spec = args.get(field_name)
+                if not isinstance(spec, Mapping):
+                    continue  # absent, None, or an object passed by code
+                unknown = [k for k in spec if k not in ("name", "args")]
+                for k in unknown:
+                    out.append(
+                        _error(
+                            "unknown_argument",
+                            (field_name, k),
+                            f"unknown key {k!r}; a component spec has: name, args",
+                            spec[k],
+                        )
+                    )
+                if "name" not in spec:
+                    reg = registry_named(meta.registry)
+                    msg = f"Field required: the {reg.kind} name; known: {', '.join(reg.names())}"
+                    out.append(_error("missing", (field_name, "name"), msg, spec))
+                    continue
+                out.extend(
+                    _check_component(
+                        meta.registry,
+                        spec["name"],
+                        spec.get("args"),
+                        (field_name, "name"),
+                        (field_name, "args"),
+                    )
+                )
+    return out
 
 
 monitors: Registry[Any] = Registry("monitors", ("sandbox.monitors.builtin",))
 backends: Registry[Any] = Registry("backends", ("sandbox.agent.backends",))
-policies: Registry[Any] = Registry("policies", ("sandbox.sim.policies", "sandbox.sim.llm_policy"))
+policies: Registry[Any] = Registry(
+    "policies",
+    ("sandbox.sim.policies", "sandbox.sim.llm_policy"),
+    internal=("state", "rng", "scripts"),
+    kind="policy",
+)
 judges: Registry[Any] = Registry(
     "judges", ("sandbox.monitors.judges", "sandbox.monitors.judges.llm")
 )

@@ -21,7 +21,7 @@ from typing import Any
 
 from sandbox.record.events import Error, Event, RunEnd, RunStart
 from sandbox.record.writer import RunWriter
-from sandbox.spec import Bundle, spec_hash
+from sandbox.spec import Bundle, SpecError, component_issues, spec_hash
 from sandbox.spec.agent import AgentConfig
 
 __all__ = ["Recorder", "build_agent", "default_run_id", "run_scenario"]
@@ -136,6 +136,8 @@ def run_scenario(
 
     Raises:
         RunExistsError: when the run folder already exists (nothing is touched).
+        SpecError: when a monitor, backend or policy the bundle names, or its arguments,
+            or a mitigation is invalid (nothing is written).
     """
     from sandbox.memory.instrumented import InstrumentedStore
     from sandbox.memory.store import ChromaMemoryStore
@@ -155,6 +157,9 @@ def run_scenario(
             bundle.persona_paths,
             bundle.cast,
         )
+    issues = component_issues(bundle, monitors=monitors is None)
+    if issues:
+        raise SpecError(issues)
     run_id = run_id or default_run_id(bundle)
     hub = MonitorHub(monitors if monitors is not None else list(sc.monitors))
     header = {

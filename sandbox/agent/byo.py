@@ -36,7 +36,9 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from sandbox.agent.backends.retry import Retryable, RetryPolicy, call_with_retry
 from sandbox.contracts import BackendError, ContextPart, Message, TurnContext
@@ -45,6 +47,8 @@ from sandbox.registry import backends
 __all__ = ["GraphAgent", "LangGraphBackend", "extract_reply", "load_object"]
 
 _REPLY_KEYS = ("reply", "response", "answer", "output")
+# ``module:attribute`` (both dotted names), as a spec must write the graph reference
+GRAPH_REF = r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$"
 
 
 def load_object(ref: str, path: str | list[str] | None = None) -> Any:
@@ -189,16 +193,16 @@ class LangGraphBackend:
 
     def __init__(
         self,
-        graph: str,
+        graph: Annotated[str, Field(pattern=GRAPH_REF)],
         graph_args: dict[str, Any] | None = None,
         path: str | list[str] | None = None,
         reply_key: str | None = None,
         thread_per: Literal["user", "session"] = "user",
         async_invoke: bool = False,
-        max_attempts: int = 1,
+        max_attempts: Annotated[int, Field(ge=1)] = 1,
         retry_on: list[str] | None = None,
-        backoff_base_s: float = 0.5,
-        backoff_max_s: float = 10.0,
+        backoff_base_s: Annotated[float, Field(ge=0.0)] = 0.5,
+        backoff_max_s: Annotated[float, Field(ge=0.0)] = 10.0,
         name: str = "langgraph",
     ):
         if thread_per not in ("user", "session"):

@@ -100,6 +100,8 @@ def run(
     except RunExistsError as exc:
         err.print(f"error: {exc} (runs are never overwritten)")
         raise typer.Exit(code=2) from None
+    except SpecError as exc:  # refused before anything was written
+        raise spec_fail(exc) from None
     print_summary(run_dir, Console())
 
 

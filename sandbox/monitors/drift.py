@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from sandbox.analysis.drift import DriftResult, adjust, describe, detect
+from sandbox.analysis.drift import DriftResult, Method, adjust, describe, detect
 from sandbox.monitors.base import Derived, Monitor
 from sandbox.record.events import Event, Finding, ProfileChange, RunStart, Score
 from sandbox.registry import monitors
@@ -30,6 +32,7 @@ from sandbox.registry import monitors
 __all__ = ["CONTROLLED_SERIES", "SERIES", "Drift"]
 
 SERIES = ("mean_risk", "max_risk", "plan_risk", "mean_delta", "agreement")
+Series = Literal["mean_risk", "max_risk", "plan_risk", "mean_delta", "agreement"]
 # With a counterfactual control, drift is what personalization adds, not how risky the
 # user's requests became (a relapse raises the control's risk too).
 CONTROLLED_SERIES = ("mean_delta", "agreement")
@@ -67,22 +70,22 @@ class Drift(Monitor):
 
     def __init__(
         self,
-        metrics: list[str] | tuple[str, ...] | None = None,
-        method: str = "cusum",
-        alpha: float = 0.05,
-        correction: str = "bh",
+        metrics: Annotated[Sequence[Series], Field(min_length=1)] | None = None,
+        method: Method = "cusum",
+        alpha: Annotated[float, Field(gt=0.0, le=1.0)] = 0.05,
+        correction: Literal["bh", "holm"] = "bh",
         min_size: float = 0.05,
         min_sessions: int = 6,
         source: str = "relational_safety",
-        window: int = 5,
+        window: Annotated[int, Field(ge=0)] = 5,
         online: bool = False,
     ):
         if metrics is not None:
             unknown = [m for m in metrics if m not in SERIES]
             if unknown or not metrics:
                 raise ValueError(f"unknown drift metrics {unknown}; known: {', '.join(SERIES)}")
-        self._chosen = list(metrics) if metrics is not None else None
-        self.metrics = list(metrics) if metrics is not None else list(SERIES)
+        self._chosen: list[str] | None = list(metrics) if metrics is not None else None
+        self.metrics: list[str] = list(metrics) if metrics is not None else list(SERIES)
         self.method = method
         self.alpha = alpha
         self.correction = correction

@@ -18,12 +18,12 @@ of the user's vulnerabilities.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Annotated, Any
 
 from sandbox.monitors.base import Derived, Monitor
 from sandbox.monitors.judges.base import Judge, Judgement
 from sandbox.record.events import AgentTurn, Event, Finding, ProfileChange, RunStart, Score
-from sandbox.registry import judges, monitors
+from sandbox.registry import INTERNAL, ComponentName, judges, monitors
 
 __all__ = ["METRIC", "RelationalSafety", "users_from_cast"]
 
@@ -60,17 +60,18 @@ class RelationalSafety(Monitor):
         judge_args: keyword arguments for the judge factory.
         min_score: smallest ``probability * severity`` that raises a finding (the
             judge's calibrated threshold must be crossed as well).
-        judge_obj: an already-built judge (tests, notebooks); overrides `judge`.
+        judge_obj: an already-built judge (tests, notebooks); overrides `judge`. Code
+            only: a spec cannot give it.
     """
 
     name = "relational_safety"
 
     def __init__(
         self,
-        judge: str = "embedding",
+        judge: Annotated[str, ComponentName("judges", args="judge_args")] = "embedding",
         judge_args: dict[str, Any] | None = None,
         min_score: float = 0.0,
-        judge_obj: Judge | None = None,
+        judge_obj: Annotated[Judge | None, INTERNAL] = None,
     ):
         self.judge_name = judge
         self.judge_args = dict(judge_args or {})

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field
 
 from sandbox.contracts import (
     Backend,
@@ -29,12 +31,12 @@ from sandbox.contracts import (
     Message,
     TurnContext,
 )
-from sandbox.registry import backends, policies
+from sandbox.registry import ComponentSpec, backends, policies
 from sandbox.sim.persona_state import PersonaState
-from sandbox.sim.policies import UserPolicy
+from sandbox.sim.policies import PolicyArgs, UserPolicy
 from sandbox.spec.scenario import SessionScript
 
-__all__ = ["USER_SIM_SYSTEM_PROMPT", "LLMUserPolicy"]
+__all__ = ["USER_SIM_SYSTEM_PROMPT", "LLMPolicyArgs", "LLMUserPolicy"]
 
 USER_SIM_SYSTEM_PROMPT = (
     "You are role-playing a person who chats with an AI assistant. Stay in character. "
@@ -56,6 +58,15 @@ def _clean(text: str, limit: int, name: str) -> str:
     return line[:limit].rstrip()
 
 
+class LLMPolicyArgs(PolicyArgs):
+    """Arguments of the LLM policy (see `LLMUserPolicy`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    backend: Annotated[Backend | dict[str, Any] | None, ComponentSpec("backends")] = None
+    max_chars: int = Field(default=400, ge=1)
+
+
 @policies.register("llm")
 class LLMUserPolicy(UserPolicy):
     """Plays a persona with a language model; hard events and probes stay scripted.
@@ -68,10 +79,11 @@ class LLMUserPolicy(UserPolicy):
             role-play system prompt is added unless given); None uses the built-in
             local model, sampling at temperature 0.7.
         max_chars: Longest message the model may contribute.
-        **args: Options of the scripted policy (``probes``, ``guesses``, ...).
     """
 
     name = "llm"
+    Args = LLMPolicyArgs
+    options: LLMPolicyArgs
 
     def __init__(
         self,
@@ -80,18 +92,19 @@ class LLMUserPolicy(UserPolicy):
         scripts: list[SessionScript] | None = None,
         backend: Backend | dict[str, Any] | None = None,
         max_chars: int = 400,
-        **args: Any,
     ):
-        super().__init__(state, rng, scripts, **args)
+        super().__init__(state, rng, scripts, backend=backend, max_chars=max_chars)
         if backend is None:
             backend = {"name": "transformers", "args": {"temperature": 0.7, "max_new_tokens": 48}}
         if isinstance(backend, dict):
-            bargs = dict(backend.get("args", {}))
-            bargs.setdefault("system_prompt", USER_SIM_SYSTEM_PROMPT)
-            self.backend: Backend = backends.create(str(backend["name"]), **bargs)
+            name = str(backend["name"])
+            bargs = dict(backend.get("args") or {})
+            if "system_prompt" in backends.arg_names(name):
+                bargs.setdefault("system_prompt", USER_SIM_SYSTEM_PROMPT)
+            self.backend: Backend = backends.create(name, **bargs)
         else:
             self.backend = backend
-        self.max_chars = max_chars
+        self.max_chars = self.options.max_chars
         self.fallbacks = 0
         self._incoming: Message | None = None
         self._ctx: TurnContext | None = None

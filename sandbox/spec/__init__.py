@@ -9,14 +9,23 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from sandbox.spec.agent import COMPONENTS, AgentConfig, BackendSpec, MemoryPolicy
-from sandbox.spec.loader import SpecError, SpecIssue, load_model, load_yaml_with_lines
+from sandbox.spec.loader import (
+    SpecError,
+    SpecIssue,
+    _nearest_line,
+    load_model,
+    load_yaml_with_lines,
+)
 from sandbox.spec.persona import Persona, Secret, Vulnerability
 from sandbox.spec.scenario import MonitorSpec, Scenario, Schedule, SessionScript
+
+if TYPE_CHECKING:
+    from sandbox.registry import Registry
 
 __all__ = [
     "COMPONENTS",
@@ -33,6 +42,8 @@ __all__ = [
     "SpecError",
     "SpecIssue",
     "Vulnerability",
+    "component_issues",
+    "known_mitigations",
     "load_bundle",
     "spec_hash",
     "validate_file",
@@ -177,6 +188,40 @@ def load_bundle(
     return Bundle(scenario, sp, agent, ap, personas, persona_paths, cast)
 
 
+def _file_lines(path: Path) -> dict[Any, int]:
+    try:
+        return load_yaml_with_lines(path)[1]
+    except SpecError:
+        return {}
+
+
+def _arg_issues(
+    registry: Registry[Any],
+    name: str,
+    args: dict[str, Any],
+    file: Path,
+    lines: dict[Any, int],
+    prefix: tuple[str | int, ...],
+) -> list[SpecIssue]:
+    """Problems with a component's arguments, at `prefix` (the path of its ``args``)."""
+    try:
+        registry.validate_args(name, args)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            loc = (*prefix, *err["loc"])
+            out.append(
+                SpecIssue(
+                    str(file),
+                    _nearest_line(loc, lines),
+                    ".".join(str(p) for p in loc),
+                    str(err["msg"]),
+                )
+            )
+        return out
+    return []
+
+
 def _check_monitors(
     scenario: Scenario, sp: Path, lines: dict[Any, int], issues: list[SpecIssue]
 ) -> None:
@@ -193,6 +238,66 @@ def _check_monitors(
                     f"unknown monitor {m.name!r}; known: {', '.join(sorted(known))}",
                 )
             )
+            continue
+        issues.extend(_arg_issues(monitors, m.name, m.args, sp, lines, ("monitors", i, "args")))
+
+
+def known_mitigations() -> tuple[str, ...]:
+    """Mitigation names an agent config may list (those the reference agent implements)."""
+    from sandbox.agent.graph import MITIGATIONS
+
+    return tuple(MITIGATIONS)
+
+
+def _check_agent(agent: AgentConfig, ap: Path, issues: list[SpecIssue]) -> None:
+    """Backend name and arguments, and mitigation names, of an agent config."""
+    from sandbox.registry import backends
+
+    alines = _file_lines(ap)
+    name = agent.backend.name
+    if name not in backends.names():
+        issues.append(
+            SpecIssue(
+                str(ap),
+                alines.get(("backend", "name")) or alines.get(("backend",)),
+                "backend.name",
+                f"unknown backend {name!r}; known: {', '.join(backends.names())}",
+            )
+        )
+    else:
+        issues.extend(
+            _arg_issues(backends, name, agent.backend.args, ap, alines, ("backend", "args"))
+        )
+    known = known_mitigations()
+    for k, mitigation in enumerate(agent.mitigations):
+        if mitigation not in known:
+            issues.append(
+                SpecIssue(
+                    str(ap),
+                    _nearest_line(("mitigations", k), alines),
+                    f"mitigations.{k}",
+                    f"unknown mitigation {mitigation!r}; known: {', '.join(known)}",
+                )
+            )
+
+
+def _check_policy(persona: Persona, pp: Path, issues: list[SpecIssue]) -> None:
+    """Policy name and arguments of a persona."""
+    from sandbox.registry import policies
+
+    plines = _file_lines(pp)
+    name = persona.policy.name
+    if name not in policies.names():
+        issues.append(
+            SpecIssue(
+                str(pp),
+                plines.get(("policy", "name")) or plines.get(("policy",)),
+                "policy.name",
+                f"unknown policy {name!r}; known: {', '.join(policies.names())}",
+            )
+        )
+        return
+    issues.extend(_arg_issues(policies, name, persona.policy.args, pp, plines, ("policy", "args")))
 
 
 def _check_names(
@@ -202,30 +307,25 @@ def _check_names(
     persona_paths: dict[str, Path],
     issues: list[SpecIssue],
 ) -> None:
-    from sandbox.registry import backends, policies
-
-    if agent is not None and agent.backend.name not in backends.names():
-        _, alines = load_yaml_with_lines(ap)
-        issues.append(
-            SpecIssue(
-                str(ap),
-                alines.get(("backend", "name")),
-                "backend.name",
-                f"unknown backend {agent.backend.name!r}; known: {', '.join(backends.names())}",
-            )
-        )
+    if agent is not None:
+        _check_agent(agent, ap, issues)
     for pid, persona in personas.items():
-        if persona.policy.name not in policies.names():
-            _, plines = load_yaml_with_lines(persona_paths[pid])
-            issues.append(
-                SpecIssue(
-                    str(persona_paths[pid]),
-                    plines.get(("policy", "name")),
-                    "policy.name",
-                    f"unknown policy {persona.policy.name!r}; known: "
-                    + ", ".join(policies.names()),
-                )
-            )
+        _check_policy(persona, persona_paths[pid], issues)
+
+
+def component_issues(bundle: Bundle, *, monitors: bool = True) -> list[SpecIssue]:
+    """Problems with the components a bundle names: names, arguments, mitigations.
+
+    `load_bundle` already refuses such bundles; this re-checks one built or changed in
+    code (the runner calls it before writing anything). With `monitors` False the
+    scenario's monitor list is not checked (the caller brings its own monitors).
+    """
+    issues: list[SpecIssue] = []
+    if monitors:
+        sp = bundle.scenario_path
+        _check_monitors(bundle.scenario, sp, _file_lines(sp), issues)
+    _check_names(bundle.agent, bundle.agent_path, bundle.personas, bundle.persona_paths, issues)
+    return issues
 
 
 def detect_kind(path: Path, data: Any) -> str:
@@ -248,6 +348,9 @@ def detect_kind(path: Path, data: Any) -> str:
 def validate_file(path: Path | str) -> str:
     """Validate one spec file of any kind; return its kind. Scenarios load their references.
 
+    Component names and arguments are checked too: a persona's policy, an agent's
+    backend and mitigations, a scenario's monitors (and everything it references).
+
     Raises:
         SpecError: naming file, line and field.
     """
@@ -256,6 +359,13 @@ def validate_file(path: Path | str) -> str:
     kind = detect_kind(p, data)
     if kind == "scenario":
         load_bundle(p)
-    else:
-        load_model(p, KINDS[kind])
+        return kind
+    model = load_model(p, KINDS[kind])
+    issues: list[SpecIssue] = []
+    if isinstance(model, Persona):
+        _check_policy(model, p, issues)
+    elif isinstance(model, AgentConfig):
+        _check_agent(model, p, issues)
+    if issues:
+        raise SpecError(issues)
     return kind

@@ -17,8 +17,10 @@ import logging
 import os
 import threading
 import time
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field
 
 from sandbox.agent.backends.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
 from sandbox.agent.backends.retry import Retryable, RetryPolicy, call_with_retry
@@ -86,13 +88,13 @@ class OpenAIBackend:
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         temperature: float | None = 0.0,
         top_p: float | None = None,
-        max_tokens: int = 256,
+        max_tokens: Annotated[int, Field(ge=1)] = 256,
         send_seed: bool = True,
-        timeout_s: float = 60.0,
-        max_attempts: int = 4,
-        backoff_base_s: float = 0.5,
-        backoff_max_s: float = 20.0,
-        max_concurrency: int = 4,
+        timeout_s: Annotated[float, Field(gt=0.0)] = 60.0,
+        max_attempts: Annotated[int, Field(ge=1)] = 4,
+        backoff_base_s: Annotated[float, Field(ge=0.0)] = 0.5,
+        backoff_max_s: Annotated[float, Field(ge=0.0)] = 20.0,
+        max_concurrency: Annotated[int, Field(ge=1)] = 4,
         extra_body: dict[str, Any] | None = None,
         name: str = "openai",
     ):

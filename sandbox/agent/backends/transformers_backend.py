@@ -16,7 +16,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from sandbox.agent.backends.prompt import (
     DEFAULT_SYSTEM_PROMPT,
@@ -106,8 +108,8 @@ class TransformersBackend:
         model_path: str | None = None,
         device: str = "auto",
         dtype: str = "auto",
-        max_new_tokens: int = 64,
-        temperature: float = 0.0,
+        max_new_tokens: Annotated[int, Field(ge=1)] = 64,
+        temperature: Annotated[float, Field(ge=0.0)] = 0.0,
         top_p: float = 1.0,
         top_k: int | None = None,
         repetition_penalty: float = 1.0,

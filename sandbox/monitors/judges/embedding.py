@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from sandbox.monitors.judges.base import Judgement, VulnerabilityScore
 from sandbox.monitors.judges.features import FeatureExtractor, ReplyView, apply
 from sandbox.monitors.judges.library import CalibrationFile, KindLibrary, load_libraries
-from sandbox.registry import judges
+from sandbox.registry import INTERNAL, judges
 
 __all__ = ["EmbeddingJudge"]
 
@@ -53,13 +55,17 @@ class EmbeddingJudge:
         library: folder of YAML libraries (default: the packaged ones).
         embedder: anything with ``encode(list[str]) -> (n, d) unit vectors``; defaults
             to the process-wide packaged MiniLM (imported lazily: torch is slow to load).
+            Code only: a spec cannot give it.
         max_units: most sentences of a reply scored individually.
     """
 
     name = "embedding"
 
     def __init__(
-        self, library: str | Path | None = None, embedder: Any = None, max_units: int = 12
+        self,
+        library: str | Path | None = None,
+        embedder: Annotated[Any, INTERNAL] = None,
+        max_units: Annotated[int, Field(ge=1)] = 12,
     ):
         self.libs = load_libraries(library)
         if self.libs.calibration is None:

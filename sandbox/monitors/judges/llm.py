@@ -21,11 +21,13 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from sandbox.contracts import Backend, BackendError, ContextPart, GenerationRequest
 from sandbox.monitors.judges.base import Judgement, VulnerabilityScore
-from sandbox.registry import backends, judges
+from sandbox.registry import ComponentSpec, backends, judges
 
 __all__ = ["JUDGE_SYSTEM_PROMPT", "RUBRIC", "LLMJudge", "parse_verdict"]
 
@@ -133,17 +135,19 @@ class LLMJudge:
 
     def __init__(
         self,
-        backend: Backend | dict[str, Any] | None = None,
+        backend: Annotated[Backend | dict[str, Any] | None, ComponentSpec("backends")] = None,
         seed: int = 0,
-        cache_size: int = 4096,
+        cache_size: Annotated[int, Field(ge=0)] = 4096,
         name: str = "llm",
     ):
         if backend is None:
             backend = {"name": "transformers", "args": {"max_new_tokens": 96}}
         if isinstance(backend, dict):
-            args = dict(backend.get("args", {}))
-            args.setdefault("system_prompt", JUDGE_SYSTEM_PROMPT)
-            self.backend: Backend = backends.create(str(backend["name"]), **args)
+            backend_name = str(backend["name"])
+            args = dict(backend.get("args") or {})
+            if "system_prompt" in backends.arg_names(backend_name):
+                args.setdefault("system_prompt", JUDGE_SYSTEM_PROMPT)
+            self.backend: Backend = backends.create(backend_name, **args)
         else:
             self.backend = backend
         self.seed = seed
