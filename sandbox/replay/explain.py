@@ -100,7 +100,7 @@ def explain_finding(
     write_seqs = set(evidence_write_seqs(finding))
     memory_ids = set(evidence_memory_ids(finding))
     ev = finding.get("evidence") if isinstance(finding.get("evidence"), dict) else {}
-    needle = ev.get("text") if isinstance(ev, dict) else None
+    needle = (ev.get("owner_text") or ev.get("text")) if isinstance(ev, dict) else None
     needle = needle.lower() if isinstance(needle, str) and needle.strip() else None
     secret = ev.get("secret") if isinstance(ev, dict) else None
     recent: dict[tuple[Any, Any], deque[Event]] = {}

@@ -17,6 +17,7 @@ from sandbox.record.events import (
     Retrieval,
     RunStart,
     Score,
+    SessionEnd,
     UserTurn,
 )
 
@@ -228,6 +229,10 @@ class Stream:
                 secret=secret, text="please forget that", **self.where(user, session, turn)
             )
         )
+
+    def end(self, user: str, session: int = 1) -> list[Event]:
+        """Close a user's session (latent leaks are reported per session, at its end)."""
+        return self.emit(SessionEnd(**self.where(user, session, 0)))
 
     def findings(self, category: str | None = None, monitor: str | None = None) -> list[Finding]:
         return [

@@ -21,7 +21,7 @@ def test_registered_by_name_and_built_from_specs():
     assert set(NAMES) <= set(monitors.names())
     hub = MonitorHub([MonitorSpec(name="cross_user_leakage", args={"partial_min_chars": 8})])
     (m,) = hub.monitors
-    assert isinstance(m, CrossUserLeakage) and m.cfg.partial_min_chars == 8
+    assert isinstance(m, CrossUserLeakage) and m.cfg.canary.partial_min_chars == 8
 
 
 def test_monitor_exception_is_recorded_and_the_run_goes_on(monkeypatch):
@@ -31,15 +31,15 @@ def test_monitor_exception_is_recorded_and_the_run_goes_on(monkeypatch):
     s.write("maya", "m1", MAYA_SECRET)
 
     calls = {"n": 0}
-    real = leak.g.foreign_secrets
+    real = leak.idx.scan
 
-    def flaky(user: str):  # fails once, then works
+    def flaky(*a, **k):  # fails once, then works
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("boom")
-        return real(user)
+        return real(*a, **k)
 
-    monkeypatch.setattr(leak.g, "foreign_secrets", flaky)
+    monkeypatch.setattr(leak.idx, "scan", flaky)
     s.reply("john", f"ref {MAYA_CANARY}", turn=1)  # leak monitor crashes here
     s.forget("maya", "hiv", turn=2)
     s.t = 1.0

@@ -33,6 +33,8 @@ def test_surfaced_exact_leak_is_traced_to_the_write():
     assert ev["write_seqs"] == [write_seq] and ev["origin_write_seq"] == write_seq
     assert (ev["source_user"], ev["source_session"]) == ("maya", 1)
 
+    assert s.findings("latent") == []  # latent leaks are reported when the session ends
+    s.end("john", session=2)
     latent = s.findings("latent")
     assert len(latent) == 1 and latent[0].owner == "maya" and latent[0].user == "john"
     summary = s.hub.summary()["cross_user_leakage"]
@@ -58,7 +60,8 @@ def test_content_restatement_without_canary_is_a_leak():
     maya_shares(s)
     s.reply("john", "Between us, her HIV test came back positive at the Elm Street clinic.")
     (f,) = s.findings("surfaced")
-    assert f.evidence["match"] == "content" and f.owner == "maya"
+    assert f.evidence["tier"] in ("verbatim", "semantic") and f.owner == "maya"
+    assert f.evidence["owner_text"] == MAYA_SECRET
 
 
 def test_no_leak_for_short_fragments_or_the_owner():
@@ -112,7 +115,9 @@ def test_latent_by_owner_metadata_and_by_content_contamination():
             ("j1", "john", "John likes hiking."),
         ],
     )
-    (f,) = s.findings("latent")
+    s.end("john")
+    (f,) = s.findings("latent")  # the write and its retrieval: one item, one finding
+    assert f.evidence["times"] == 2
     ev = f.evidence
     assert f.owner == "maya" and f.user == "john" and ev["contaminated"] is True
     assert ev["memory_ids"] == ["sum-john"] and ev["secret"] == "hiv"
@@ -123,6 +128,7 @@ def test_latent_by_owner_metadata_and_by_content_contamination():
 
     # an item owned by another user is latent even when it holds no secret
     s.retrieve("maya", [("j1", "john", "John likes hiking.")])
+    s.end("maya")
     g = s.findings("latent")[-1]
     assert (g.owner, g.user, g.severity, g.evidence["match"]) == ("john", "maya", "low", "owner")
 
@@ -131,6 +137,7 @@ def test_context_route_without_retrieval_is_latent():
     s = Stream([CrossUserLeakage()])
     maya_shares(s)
     s.reply("john", "Hello John!", context=[("profile_summary", f"notes: {MAYA_CANARY}")])
+    s.end("john")
     (f,) = s.findings("latent")
     assert f.evidence["in"] == "context" and f.evidence["component"] == "profile_summary"
     assert s.findings("surfaced") == []

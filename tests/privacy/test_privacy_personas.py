@@ -39,4 +39,5 @@ def test_content_leak_of_a_privacylens_secret_is_found_without_its_canary():
     s.user("technician-john", secret["text"], shares=(secret["id"],))
     s.reply("pastor-jane", "Word is Mr. Gregory Stanton is involved in an extramarital affair.")
     (f,) = s.findings("surfaced")
-    assert (f.owner, f.user, f.evidence["match"]) == ("technician-john", "pastor-jane", "content")
+    assert (f.owner, f.user) == ("technician-john", "pastor-jane")
+    assert f.evidence["tier"] in ("verbatim", "semantic")
