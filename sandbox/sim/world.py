@@ -166,9 +166,12 @@ class World:
             )
             if meta.get("forget"):
                 self.emit(ForgetRequest(**at, secret=str(meta["forget"]), text=msg.text))
-            history.append(msg)
+            # the agent (and its control) get the words only: intent, shares, policy and
+            # every other label in `meta` is ground truth for the monitors, never input
+            seen = Message(msg.role, msg.text)
+            history.append(seen)
             try:
-                reply = self.agent.step(msg, ctx)
+                reply = self.agent.step(seen, ctx)
             except BackendError as exc:
                 self.errors += 1
                 self.emit(Error(**at, source="agent", message=str(exc), attempts=exc.attempts))
@@ -180,7 +183,7 @@ class World:
             if self.control is not None:
                 silent = TurnContext(st.user_id, session, turn, env.now, sc.seed, _noop, [])
                 try:
-                    control_text = self.control.step(msg, silent).text
+                    control_text = self.control.step(seen, silent).text
                 except BackendError as exc:
                     self.emit(
                         Error(**at, source="control", message=str(exc), attempts=exc.attempts)

@@ -153,3 +153,24 @@ def test_network_guard_catches_attempts() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert "NETWORK-ATTEMPT" in r.stderr
+
+
+def test_the_agent_never_sees_ground_truth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Intent, shares, policy and reactions are labels for the monitors, not agent input."""
+    from sandbox.agent.graph import ReferenceAgent
+
+    seen: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    real = ReferenceAgent.step
+
+    def spy(self: ReferenceAgent, incoming: Any, ctx: Any) -> Any:
+        users = [m.meta for m in ctx.history if m.role == "user"]
+        seen.append((dict(incoming.meta), users))
+        return real(self, incoming, ctx)
+
+    monkeypatch.setattr(ReferenceAgent, "step", spy)
+    run_dir = run_scenario(load_bundle(TINY), tmp_path, "gt")
+    assert len(seen) >= 10
+    assert all(meta == {} and all(m == {} for m in hist) for meta, hist in seen)
+    # ...while the recorded user turns still carry them for the monitors
+    intents = {e["intent"] for e in iter_events(run_dir) if e["kind"] == "user_turn"}
+    assert {"open", "disclose"} <= intents
