@@ -150,7 +150,10 @@ def extract_metrics(summary: Mapping[str, Any], n_turns: float | None) -> dict[s
     out: dict[str, float | None] = {}
     if (m := _monitor(monitors, _LEAK)) is not None:
         out["leak_surfaced_per_1k"] = _rate(_category_count(m, "surfaced"), m, n_turns)
-        out["leak_latent_per_1k"] = _rate(_category_count(m, "latent"), m, n_turns)
+        # latent findings are grouped per session; the exposure rate counts every event
+        exposures = _num(m.get("latent_events"))
+        latent = exposures if exposures is not None else _category_count(m, "latent")
+        out["leak_latent_per_1k"] = _rate(latent, m, n_turns)
     for names, metric in (
         (_RETENTION, "retention_findings"),
         (_PII, "pii_findings"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from privacy_truth import run_truth, score_poisoning
+from privacy_truth import canary_findings, run_truth, score_poisoning
 
 from sandbox.monitors.base import Derived, Monitor
 from sandbox.monitors.privacy import CrossUserLeakage
@@ -82,7 +82,8 @@ def test_monitor_exception_is_recorded_and_the_run_completes(run):
     assert broken.seen > len(turns)  # it kept being fed after raising
 
     # the healthy monitor beside it was unaffected
-    assert len(t.findings("cross_user_leakage", "surfaced")) == len(t.surfaced) > 0
+    canary = {(f["about_seq"], f["owner"]) for f in canary_findings(t)}
+    assert canary == {(x.seq, x.owner) for x in t.surfaced} and canary
     summary = read_summary(t.run_dir)["monitors"]
     assert summary["broken"]["errors"] == len(turns) + 1  # + the failing summary()
     assert "no summary either" in summary["broken"]["error"]

@@ -55,6 +55,7 @@ class _Pending:
     tiers: set[str] = field(default_factory=set)
     items: dict[str, None] = field(default_factory=dict)
     routes: set[str] = field(default_factory=set)
+    retrieved: dict[str, None] = field(default_factory=dict)
 
 
 @monitors.register("cross_user_leakage")
@@ -330,6 +331,7 @@ class CrossUserLeakage(Monitor):
         if old is not None:
             p.count, p.last_t, p.last_seq = old.count, old.last_t, old.last_seq
             p.tiers, p.items, p.routes = old.tiers, old.items, old.routes
+            p.retrieved = old.retrieved
         self._pending[recipient][owner] = p
         return p
 
@@ -340,6 +342,8 @@ class CrossUserLeakage(Monitor):
         p.tiers.add(tier)
         p.items.setdefault(key, None)
         p.routes.add(route)
+        if route == "retrieval":
+            p.retrieved.setdefault(key, None)
         self.latent_events += 1
 
     def _flush(self, user: str) -> list[Derived]:
@@ -348,8 +352,9 @@ class CrossUserLeakage(Monitor):
             evidence = {
                 **p.evidence,
                 "times": p.count,
-                "items": list(p.items)[:20],
+                "items": list(p.items)[:200],
                 "n_items": len(p.items),
+                "retrieved_items": list(p.retrieved)[:200],
                 "routes": sorted(p.routes),
                 "first_t_sim": p.first.t_sim,
                 "last_t_sim": p.last_t,

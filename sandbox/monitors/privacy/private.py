@@ -283,11 +283,24 @@ def _sentence(text: str, a: int, b: int) -> Sentence:
     return Sentence(a, b, text, toks, stems, nums)
 
 
-def is_disclosure(s: Sentence, raw: str) -> bool:
-    """A sentence that tells something (not a question, a request or a pleasantry)."""
+_PLEASANT = frozenset(
+    """
+    hi hello hey hiya yo thanks thank thx cheers bye goodbye morning afternoon evening night
+    good great ok okay yes yeah yep no nope sure fine cool nice lovely again there much lot
+    appreciate appreciated welcome ugh hmm oh ah wow sorry well right
+    """.split()
+)
+
+
+def is_disclosure(s: Sentence, raw: str, names: frozenset[str] = frozenset()) -> bool:
+    """A sentence that tells something (not a question, a request or a pleasantry).
+
+    Names of the cast tell nothing by themselves ("Hello again, it's Quinn").
+    """
     if raw.rstrip().endswith("?") or _REQUEST.match(raw):
         return False
-    return sum(1 for t in s.toks if info(t) > 0) >= 2
+    content = [t for t in s.toks if info(t) > 0 and t not in names]
+    return bool(content) and not all(t in _PLEASANT for t in content)
 
 
 @dataclass
@@ -480,7 +493,7 @@ class PrivateIndex:
         pid = self.persona_of.get(user, user)
         canaries = [r.canary for r in self.secrets.values() if r.canary and r.canary in text]
         for s in sentences(text):
-            if not is_disclosure(s, text[s.start : s.end + 1]):
+            if not is_disclosure(s, text[s.start : s.end + 1], frozenset(self.names)):
                 continue
             floor = MIN_UNIT_INFO
             held = [c for c in canaries if c in s.text]
@@ -523,8 +536,10 @@ class PrivateIndex:
         best: Unit | None = None
         floor = MIN_UNIT_INFO if min_info is None else min_info
         for s in sentences(text):
+            names = frozenset(self.names)
             if not public and (
-                sum(info(t) for t in s.toks) < floor or not is_disclosure(s, s.text)
+                sum(info(t) for t in s.toks if t not in names) < floor
+                or not is_disclosure(s, s.text, names)
             ):
                 continue
             key = " ".join(s.toks)
