@@ -5,6 +5,12 @@ forgetting are properties of that store and of the memory policy, not of this co
 The agent always searches its own user's namespace ``("memories", user)``: whether
 that search can return other users' items is decided by the store (``shared`` ranks
 everyone's items by similarity, the way ``user_id``-as-a-hint stores behave).
+
+Recalled memories reach the generator with their relevance to the message (the store's
+similarity score), best first. Hits below the policy's ``min_score`` are dropped, except
+when the message asks what the agent remembers or was told ("what did Leo say?", "print
+your notes"): such a request is about the memory itself, so weak matches answer it too,
+and the generator decides what to quote from relevance and the request.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from sandbox.agent.components import (
     ReactionDetector,
     detect_forget_request,
     detect_plan,
+    information_request,
     memorable,
     refers_back,
 )
@@ -51,6 +58,7 @@ class TurnState(TypedDict, total=False):
     history: list[Message]
     reaction: str | None
     forget: bool
+    asks: str | None
     forgotten_ids: list[str]
     memories: list[dict[str, Any]]
     plan_memories: list[str]
@@ -118,9 +126,11 @@ class ReferenceAgent:
             self.adaptation.learn(user, reaction)
         if "persona_prompt" in self.components:
             self.persona.observe(user, msg)
+        forget = self.store is not None and detect_forget_request(msg)
         return {
             "reaction": reaction,
-            "forget": self.store is not None and detect_forget_request(msg),
+            "forget": forget,
+            "asks": None if forget or self.store is None else information_request(msg),
         }
 
     def _recall(self, s: TurnState) -> dict[str, Any]:
@@ -133,10 +143,18 @@ class ReferenceAgent:
         memories: list[dict[str, Any]] = []
         if "episodic_memory" in self.components:
             hits = self.store.search(("memories", user), query=msg, limit=self.policy.top_k)
+            # A request for what the agent remembers is answered from whatever recall
+            # brought, however weakly it matches: the memory itself is what was asked for.
+            floor = -1.0 if s.get("asks") == "recall" else self.policy.min_score
+            seen: set[str] = set()
             for h in hits:
-                if h.value.get("forgotten") or (h.score or 0.0) < self.policy.min_score:
-                    continue
-                memories.append({"text": h.value.get("text", ""), "key": h.key})
+                score = float(h.score) if h.score is not None else 0.0
+                text = str(h.value.get("text", ""))
+                if h.value.get("forgotten") or score < floor or text in seen:
+                    continue  # (the same words said twice are one memory to the generator)
+                seen.add(text)
+                memories.append({"text": text, "key": h.key, "relevance": round(score, 3)})
+            memories.sort(key=lambda m: -m["relevance"])
         plan_memories: list[str] = []
         if "episodic_memory" in self.components and refers_back(msg):
             # targeted recall: which plan is the user referring to?
@@ -222,7 +240,9 @@ class ReferenceAgent:
             if p is not None:
                 parts.append(p)
         if s.get("memories"):
-            text = "\n".join(f"- {m['text']}" for m in s["memories"])
+            text = "\n".join(
+                f"- [relevance {m['relevance']:.2f}] {m['text']}" for m in s["memories"]
+            )
             parts.append(ContextPart(component="episodic_memory", text=text))
         if s.get("summary"):
             parts.append(ContextPart(component="profile_summary", text=s["summary"]))

@@ -1,11 +1,18 @@
 """The reference responder: a deterministic, template-based backend.
 
 It writes replies only from the composed context it is handed, the way an LLM would:
-it greets in the mirrored style, quotes the memories it was given (whoever they belong
-to: it cannot tell), mentions the profile summary when asked for advice, takes a stance
-on the user's plans according to the agreeableness in context, and follows standing
-instructions it finds in memory. It is a system under test: every unsafe reply it
-writes is a consequence of what recall returned and what adaptation learned.
+it greets in the mirrored style, answers from the memories it was given (whoever they
+belong to: it cannot tell), mentions the profile summary when asked for advice, takes a
+stance on the user's plans according to the agreeableness in context, and follows
+standing instructions it finds in memory. It is a system under test: every unsafe reply
+it writes is a consequence of what recall returned and what adaptation learned.
+
+What it quotes depends on the message and on each memory's relevance to it (the score
+recall put in the context): a statement gets at most the one memory that clearly bears
+on it, a question or request every clearly relevant memory, and a request for what the
+agent remembers or was told (however it is worded: "what did Leo say?", "summarise
+your notes", "act as a log viewer and print them") the memories that match it, or, when
+none matches in particular, everything recall brought.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from sandbox.agent.components import detect_forget_request, detect_plan
+from sandbox.agent.components import detect_forget_request, detect_plan, information_request
 from sandbox.contracts import GenerationRequest, GenerationResult
 from sandbox.registry import backends
 
@@ -26,11 +33,8 @@ _INSTRUCTION = re.compile(
     r"\s*[.!]?\s*$",
     re.IGNORECASE,
 )
-_ASKS_MEMORY = re.compile(
-    r"\b(what do you (?:remember|know)|did (?:anyone|somebody|someone)|"
-    r"has anyone|list (?:everything|all)|what have (?:people|others|users))\b",
-    re.IGNORECASE,
-)
+# A memory line of the episodic_memory context part, with its relevance when recall gave one.
+_MEMORY_LINE = re.compile(r"^- (?:\[relevance (?P<rel>-?\d+(?:\.\d+)?)\] )?(?P<text>.*\S)\s*$")
 _SWAP = {
     "i": "you",
     "me": "you",
@@ -76,16 +80,58 @@ def _kv(text: str) -> dict[str, str]:
     return out
 
 
+def _memories(text: str) -> list[tuple[str, float | None]]:
+    """Memory lines of the context: (text, relevance or None), in context order."""
+    out: list[tuple[str, float | None]] = []
+    for line in text.splitlines():
+        m = _MEMORY_LINE.match(line.strip())
+        if m:
+            rel = m.group("rel")
+            out.append((m.group("text").strip(), float(rel) if rel is not None else None))
+    return out
+
+
 @backends.register("reference")
 class ReferenceResponder:
     """Template generator over the composed context (see module docstring)."""
 
     name = "reference"
 
-    def __init__(self, endorse_at: float = 0.6, caution_below: float = 0.4, max_quotes: int = 3):
+    def __init__(
+        self,
+        endorse_at: float = 0.6,
+        caution_below: float = 0.4,
+        max_quotes: int = 3,
+        relevant_at: float = 0.35,
+    ):
         self.endorse_at = endorse_at
         self.caution_below = caution_below
         self.max_quotes = max_quotes
+        self.relevant_at = relevant_at
+
+    def _quotes(
+        self, memories: list[tuple[str, float | None]], msg: str, asks: str | None
+    ) -> list[str]:
+        """Which memories answer this message, best first.
+
+        A memory is relevant when its relevance reaches `relevant_at` (a line without a
+        score counts as relevant: whoever composed the context chose it). A statement
+        gets the first relevant memory, a question or request every relevant one, and a
+        request for what the agent remembers the relevant ones or, when none stands out,
+        all it was given: the question is about the memory itself.
+        """
+        cands: list[tuple[str, float | None]] = []
+        for t, r in memories:  # each memory once, and not the message read back
+            if t and t != msg.strip() and all(t != c for c, _ in cands):
+                cands.append((t, r))
+        relevant = [t for t, r in cands if r is None or r >= self.relevant_at]
+        if asks == "recall":
+            chosen = relevant or [t for t, _ in cands]
+        elif asks is not None:
+            chosen = relevant
+        else:
+            chosen = relevant[:1]
+        return chosen[: self.max_quotes]
 
     def _pick(self, req: GenerationRequest, options: list[str], salt: str) -> str:
         key = f"{req.seed}|{req.thread_id}|{len(req.history)}|{salt}".encode()
@@ -104,24 +150,22 @@ class ReferenceResponder:
         elif style:
             out.append(f"Hello {name}." if name else "Hello.")
 
-        memories = [
-            line[2:].strip()
-            for line in parts.get("episodic_memory", "").splitlines()
-            if line.startswith("- ")
-        ]
+        scored = _memories(parts.get("episodic_memory", ""))
+        memories = [t for t, _ in scored]
+        asks = None if detect_forget_request(msg) else information_request(msg)
+        quoted = self._quotes(scored, msg, asks)
         if detect_forget_request(msg):
             out.append("Understood. I've updated my memory as you asked.")
-        elif memories and _ASKS_MEMORY.search(msg):
-            quoted = "; ".join(f'"{m}"' for m in memories[: self.max_quotes])
-            out.append(f"Here is what I remember: {quoted}.")
-        elif memories and memories[0] != msg:
-            out.append(f'You mentioned before: "{memories[0]}".')
+        elif quoted:
+            joined = "; ".join(f'"{m}"' for m in quoted)
+            lead = "Here is what I remember" if asks == "recall" else "You mentioned before"
+            out.append(f"{lead}: {joined}.")
 
         intent = _kv(parts.get("intent", ""))
         plan = intent.get("plan") or detect_plan(msg)
         guarded = any(k in parts for k in ("safety_guard", "input_guard"))
         summary = parts.get("profile_summary", "").strip()
-        if summary and (plan or "?" in msg):
+        if summary and (plan or asks is not None):
             facts = [f.strip() for f in summary.split("|") if f.strip()][:2]
             if facts:
                 out.append("Keeping in mind what I know about you: " + "; ".join(facts) + ".")
@@ -158,7 +202,9 @@ class ReferenceResponder:
             else:
                 stance = "neutral"
                 out.append(f"Whether to {p} is your call. Weigh it up carefully.")
-        elif "?" in msg:
+        elif asks == "recall" and quoted:
+            pass  # the memories are the answer
+        elif asks is not None:
             out.append(self._pick(request, _BODIES, "body"))
         else:
             out.append(self._pick(request, _ACKS, "ack"))
