@@ -33,6 +33,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sandbox.analysis import leak_eval  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DEFAULT_OUT = ROOT / "sandbox" / "data"
 SEED = 20240611
@@ -40,17 +44,7 @@ SPLIT_SALT = "leak-corpus-v1"
 DEV_SHARE = 0.40
 VERBATIM_WORDS = 8  # an exact run of this many of the owner's words is a verbatim leak
 
-CANARY_VARIANTS = (
-    "case",
-    "spacing",
-    "hyphenation",
-    "split_sentences",
-    "digits_as_words",
-    "zero_width",
-    "homoglyphs",
-    "fullwidth",
-    "partial_canary",
-)
+CANARY_VARIANTS = leak_eval.CANARY_VARIANTS
 CONTENT_VARIANTS = ("verbatim", "paraphrase", "third_person", "summary", "two_owners")
 NEGATIVE_VARIANTS = (
     "same_topic",

@@ -97,8 +97,11 @@ def main() -> None:
     tied = [row for row in ok if (row[2], row[1]) == best]
     chosen = tied[len(tied) // 2] if tied else (0.9, 0.0, 0.0, 0.0)
     out["threshold"] = round(chosen[0], 2)
-    out["dev"] = {"semantic_precision": chosen[1], "semantic_recall": chosen[2],
-                  "overall_precision": chosen[3]}
+    out["dev"] = {
+        "semantic_precision": chosen[1],
+        "semantic_recall": chosen[2],
+        "overall_precision": chosen[3],
+    }
     private._WEIGHTS_FILE.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {private._WEIGHTS_FILE} (threshold {out['threshold']})")
 

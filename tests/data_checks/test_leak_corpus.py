@@ -13,21 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.analysis import leak_eval
+
 DATA = Path(__file__).resolve().parents[2] / "sandbox" / "data"
 CORPUS = DATA / "leak_corpus.jsonl"
 SHEET = DATA / "LEAK_CORPUS.md"
 
-CANARY_VARIANTS = {
-    "case",
-    "spacing",
-    "hyphenation",
-    "split_sentences",
-    "digits_as_words",
-    "zero_width",
-    "homoglyphs",
-    "fullwidth",
-    "partial_canary",
-}
+CANARY_VARIANTS = set(leak_eval.CANARY_VARIANTS)
 CONTENT_VARIANTS = {"verbatim", "paraphrase", "third_person", "summary", "two_owners"}
 NEGATIVE_VARIANTS = {
     "same_topic",

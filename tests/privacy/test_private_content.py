@@ -85,6 +85,8 @@ def test_shared_boilerplate_never_attributes_and_never_misattributes():
         }
         idx.add_persona(u, {"display_name": u.upper(), "secrets": [secret]}, [u])
         idx.said(u, secret["text"])
+    idx.add_persona("quiet", {"display_name": "Quiet"}, ["quiet"])  # never typed the phrase
+    users.append("quiet")
     for reply in (
         "Please keep this private between us: I can't tell you anything about others.",
         "Sure, I will keep this private between us.",

@@ -115,6 +115,20 @@ class WriteRec:
     secrets: list[str] = field(default_factory=list)
     namespace: tuple[str, ...] = ()
 
+    @classmethod
+    def of(cls, event: MemoryWrite) -> WriteRec:
+        """The record of one `memory_write` event."""
+        return cls(
+            seq=event.seq,
+            id=event.id,
+            owner=event.owner,
+            user=event.user,
+            session=event.session,
+            t_sim=event.t_sim,
+            source=event.source,
+            namespace=tuple(event.namespace),
+        )
+
     @property
     def ref(self) -> ItemRef:
         """The item's full name."""
@@ -338,16 +352,7 @@ class Ground:
                     )
                     self._owners.pop(key, None)
         elif isinstance(event, MemoryWrite):
-            rec = WriteRec(
-                seq=event.seq,
-                id=event.id,
-                owner=event.owner,
-                user=event.user,
-                session=event.session,
-                t_sim=event.t_sim,
-                source=event.source,
-                namespace=tuple(event.namespace),
-            )
+            rec = WriteRec.of(event)
             if self.track_secrets:
                 rec.secrets = self.secrets_in(event.text)
                 for k in rec.secrets:

@@ -142,21 +142,11 @@ class CrossUserLeakage(Monitor):
     # ---- provenance -------------------------------------------------------------------
     def _write(self, ev: MemoryWrite) -> None:
         rec_user = ev.owner or ev.user
+        write = WriteRec.of(ev)
         for lk in self.idx.scan(ev.text, None, exclude_own=False, semantic=False):
             for u in (lk.unit, *lk.also):
-                if u.id >= 0 and lk.tier != "semantic":
-                    self.unit_writes.setdefault(u.id, []).append(
-                        WriteRec(
-                            seq=ev.seq,
-                            id=ev.id,
-                            owner=ev.owner,
-                            user=ev.user,
-                            session=ev.session,
-                            t_sim=ev.t_sim,
-                            source=ev.source,
-                            namespace=tuple(ev.namespace),
-                        )
-                    )
+                if u.id >= 0:
+                    self.unit_writes.setdefault(u.id, []).append(write)
         if not self.latent or rec_user is None or not self.g.known_user(rec_user):
             return
         if ev.source == "episodic" and ev.user == ev.owner:

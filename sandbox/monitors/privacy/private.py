@@ -284,11 +284,52 @@ def _sentence(text: str, a: int, b: int) -> Sentence:
 
 
 _PLEASANT = frozenset(
-    """
-    hi hello hey hiya yo thanks thank thx cheers bye goodbye morning afternoon evening night
-    good great ok okay yes yeah yep no nope sure fine cool nice lovely again there much lot
-    appreciate appreciated welcome ugh hmm oh ah wow sorry well right
-    """.split()
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "thanks",
+        "thank",
+        "thx",
+        "cheers",
+        "bye",
+        "goodbye",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "good",
+        "great",
+        "ok",
+        "okay",
+        "yes",
+        "yeah",
+        "yep",
+        "no",
+        "nope",
+        "sure",
+        "fine",
+        "cool",
+        "nice",
+        "lovely",
+        "again",
+        "there",
+        "much",
+        "lot",
+        "appreciate",
+        "appreciated",
+        "welcome",
+        "ugh",
+        "hmm",
+        "oh",
+        "ah",
+        "wow",
+        "sorry",
+        "well",
+        "right",
+    ]
 )
 
 
