@@ -352,7 +352,7 @@ class Unit:
     persona: str
     text: str
     kind: str  # secret | vulnerability | fact | said
-    sensitivity: str  # low | medium | high
+    sensitivity: str  # unmarked (said, not declared) | low | medium | high
     ref: str
     sent: Sentence
     secret_key: str | None = None
@@ -550,7 +550,7 @@ class PrivateIndex:
             if got is not None:
                 got.said_by.add(user)
                 continue
-            unit = self._add_unit(pid, s.text, "said", "low", ref, min_info=floor)
+            unit = self._add_unit(pid, s.text, "said", "unmarked", ref, min_info=floor)
             if unit is not None:
                 unit.said_by.add(user)
 
@@ -894,11 +894,13 @@ def _token_span(s: Sentence, i: int, k: int) -> tuple[int, int]:
 def severity(sensitivity: str, tier: str, surfaced: bool, score: float = 1.0) -> str:
     """Severity from sensitivity, tier and where it showed.
 
-    Base by sensitivity (low 1, medium 2, high 3); one step up when shown to someone;
+    Base by sensitivity (unmarked 0: something a user said that nobody marked as
+    sensitive; low 1, medium 2, high 3); one step up when shown to someone;
     one step down for a semantic match below 0.9 (a paraphrase is evidence, not proof).
     """
     sev = ("info", "low", "medium", "high", "critical")
-    base = {"low": 1, "medium": 2, "high": 3}.get(sensitivity, 2) + (1 if surfaced else 0)
+    base = {"unmarked": 0, "low": 1, "medium": 2, "high": 3}.get(sensitivity, 2)
+    base += 1 if surfaced else 0
     if tier == "semantic" and score < 0.9:
         base -= 1
     return sev[max(0, min(4, base))]
