@@ -76,3 +76,18 @@ def test_bad_corpus_line_is_named_with_exit_2(tmp_path: Path) -> None:
 
 def test_default_corpus_is_shipped_in_the_package() -> None:
     assert DEFAULT_CORPUS.is_file() and DEFAULT_CORPUS.stat().st_size > 100_000
+
+
+def test_real_llm_outputs_from_privacylens_trajectories(tmp_path: Path) -> None:
+    """Tool observations written by LLMs, labelled by reading (a regression check)."""
+    corpus = Path(__file__).resolve().parents[1] / "data" / "leaks" / "privacylens_outputs.jsonl"
+    out = tmp_path / "plens.json"
+    res = CliRunner().invoke(
+        app, ["report", "leaks", "--corpus", str(corpus), "--split", "all", "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["cases"] == 132
+    assert data["overall"]["recall"]["k"] >= 32  # of 38 leaking outputs
+    assert data["overall"]["precision"]["rate"] >= 0.85
+    assert data["overall"]["misattributed"] == 0
