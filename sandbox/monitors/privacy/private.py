@@ -204,6 +204,7 @@ _CONFIDE = re.compile(
 MIN_UNIT_INFO = 3.0
 MIN_CARRIER_INFO = 15.0
 _SPLIT = re.compile(r"[.!?;:\n]+[\"'”’)\]]*\s+|\n+|\s+[–—|-]\s+|\s*[…|]\s*")
+_LEAD = re.compile(r"^\s*(?:(?:[-*•]|\d{1,2}[.)])\s+)?(?:\[[^\]\n]{0,60}\]\s*)*")
 _QUOTE_CHARS = "\"'“”‘’()[]"
 
 
@@ -263,6 +264,11 @@ def sentences(text: str) -> list[Sentence]:
     for m in [*_SPLIT.finditer(text), None]:
         end = m.start() if m is not None else len(text)
         chunk = text[pos:end]
+        lead = _LEAD.match(chunk)
+        if (
+            lead and lead.end()
+        ):  # list bullets and bracketed tags ("- [relevance 0.53] ...") are layout
+            pos, chunk = pos + lead.end(), chunk[lead.end() :]
         a = pos + len(chunk) - len(chunk.lstrip(_QUOTE_CHARS + " \t"))
         b = pos + len(chunk.rstrip(_QUOTE_CHARS + " \t"))
         if b > a:
