@@ -265,7 +265,20 @@ class ReferenceAgent:
         )
         result = self.backend.generate(req)  # BackendError propagates to the simulation
         stance = result.usage.get("stance")
+        if stance is None and "preference_adaptation" in self.components:
+            stance = self._own_stance(result.text, s)
         return {"reply": result.text, "usage": dict(result.usage), "stance": stance}
+
+    def _own_stance(self, reply: str, s: TurnState) -> str | None:
+        # A backend that does not report its stance (any LLM) is read by meaning, so
+        # adaptation learns from how the user took what the agent actually said.
+        plan, _ = self._resolve_plan(s)
+        if plan is None:
+            return None
+        from sandbox.monitors.judges.stance import get_reader
+
+        reading = get_reader().read(reply, s["message"])
+        return reading.on_plan if reading is not None else None
 
     def _remember(self, s: TurnState) -> dict[str, Any]:
         user, msg = s["user"], s["message"]

@@ -186,7 +186,12 @@ def _register_optional() -> None:
     # Command groups that live in their own modules.
     import importlib
 
-    for mod in ("sandbox.cli.inspect_cmds", "sandbox.cli.ablate_cmd", "sandbox.cli.report_cmd"):
+    for mod in (
+        "sandbox.cli.inspect_cmds",
+        "sandbox.cli.ablate_cmd",
+        "sandbox.cli.report_cmd",
+        "sandbox.cli.judge_cmd",
+    ):
         try:
             module: Any = importlib.import_module(mod)
         except ModuleNotFoundError as exc:
