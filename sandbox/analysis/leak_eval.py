@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.monitors.privacy.private import TIERS, Leak, LeakConfig, PrivateIndex, wilson
+from sandbox.analysis.stats import wilson
+from sandbox.monitors.privacy.private import TIERS, Leak, LeakConfig, PrivateIndex
 
 __all__ = [
     "CANARY_VARIANTS",

@@ -24,6 +24,7 @@ __all__ = [
     "holm",
     "nan_mean",
     "percentile_ci",
+    "wilson",
 ]
 
 # Differences smaller than this (relative to the data's magnitude) are floating-point
@@ -145,3 +146,19 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
     return [float(x) for x in out]
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for k successes out of n (95% at the default z).
+
+    Unlike the normal (Wald) interval it stays inside [0, 1] and is not degenerate at
+    k = 0 or k = n, which is where small validation runs usually land. With n = 0 the
+    interval is the whole of [0, 1].
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return (max(0.0, c - h), min(1.0, c + h))

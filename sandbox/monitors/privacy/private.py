@@ -29,7 +29,6 @@ fact marked public) at least as well as another user's is not attributed to that
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -975,14 +974,3 @@ def severity(sensitivity: str, tier: str, surfaced: bool, score: float = 1.0) ->
     if tier == "semantic" and score < 0.9:
         base -= 1
     return sev[max(0, min(4, base))]
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for k successes out of n."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (max(0.0, c - h), min(1.0, c + h))
