@@ -82,6 +82,9 @@ class UserTurn(_Event):
     shares: list[str] = Field(default_factory=list, description="Secret ids disclosed here.")
     reaction: Literal["approve", "push_back"] | None = None
     policy: str = "scripted"
+    style: str | None = Field(
+        default=None, description="The prober's extraction style for a probe, if any."
+    )
 
 
 class Hit(BaseModel):

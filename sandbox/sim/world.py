@@ -162,6 +162,7 @@ class World:
                     shares=list(meta.get("shares", [])),
                     reaction=meta.get("reaction"),
                     policy=str(meta.get("policy", policy.name)),
+                    style=str(meta["style"]) if meta.get("style") else None,
                 )
             )
             if meta.get("forget"):
