@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sandbox.analysis.leak_eval import DEFAULT_CORPUS, evaluate, index_for_case, load_corpus  # noqa: E402
-from sandbox.monitors.privacy import private  # noqa: E402
-from sandbox.monitors.privacy.private import FEATURES, LeakConfig, sentences  # noqa: E402
+from sandbox.monitors.privacy import semantic  # noqa: E402
+from sandbox.monitors.privacy.private import LeakConfig, sentences  # noqa: E402
+from sandbox.monitors.privacy.semantic import FEATURES  # noqa: E402
 
 
 def pairs(cases: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -80,8 +81,8 @@ def main() -> None:
             "pairs": int(len(y)),
         },
     }
-    private._WEIGHTS_FILE.write_text(json.dumps(out, indent=2) + "\n")
-    private._fitted.cache_clear()
+    semantic.WEIGHTS_FILE.write_text(json.dumps(out, indent=2) + "\n")
+    semantic._fitted.cache_clear()
     ok: list[tuple[float, float, float, float]] = []
     for thr in np.arange(0.50, 0.96, 0.02):
         rep = evaluate(cases, "dev", LeakConfig(semantic_threshold=float(thr)))
@@ -102,8 +103,8 @@ def main() -> None:
         "semantic_recall": chosen[2],
         "overall_precision": chosen[3],
     }
-    private._WEIGHTS_FILE.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {private._WEIGHTS_FILE} (threshold {out['threshold']})")
+    semantic.WEIGHTS_FILE.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {semantic.WEIGHTS_FILE} (threshold {out['threshold']})")
 
 
 if __name__ == "__main__":
