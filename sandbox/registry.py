@@ -13,21 +13,33 @@ annotated with :data:`INTERNAL` (objects only code can pass, such as a pre-built
 are not part of the model. :meth:`Registry.validate_args` checks a spec's arguments
 against the model, including components named inside them (a judge's backend spec, the
 relational monitor's judge), and :meth:`Registry.create` builds from checked arguments.
+The argument models themselves are built in :mod:`sandbox.plugin_args`.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-import inspect
-import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from sandbox.plugin_args import (
+    INTERNAL,
+    ComponentName,
+    ComponentSpec,
+    Loc,
+    clean_loc,
+    error_details,
+    internal_names,
+    model_arg_names,
+    model_from_signature,
+    plain_message,
+    prefixed_errors,
+)
 
 __all__ = [
     "INTERNAL",
@@ -43,42 +55,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-Loc = tuple[str | int, ...]
 
 _REGISTRIES: dict[str, Registry[Any]] = {}
-
-
-@dataclass(frozen=True)
-class _Internal:
-    """Marker type of :data:`INTERNAL`."""
-
-
-INTERNAL = _Internal()
-"""``Annotated[..., INTERNAL]`` on a parameter: code may pass it, specs may not."""
-
-
-@dataclass(frozen=True)
-class ComponentName:
-    """``Annotated`` marker: the argument names a component of another registry.
-
-    Attributes:
-        registry: Name of that registry (``"judges"``).
-        args: The sibling argument holding that component's own arguments, if any.
-    """
-
-    registry: str
-    args: str | None = None
-
-
-@dataclass(frozen=True)
-class ComponentSpec:
-    """``Annotated`` marker: a mapping value is ``{name: ..., args: {...}}`` of a registry.
-
-    Attributes:
-        registry: Name of the registry the component comes from (``"backends"``).
-    """
-
-    registry: str
 
 
 def registry_named(name: str) -> Registry[Any]:
@@ -88,135 +66,6 @@ def registry_named(name: str) -> Registry[Any]:
         KeyError: if there is no such registry.
     """
     return _REGISTRIES[name]
-
-
-def _is_static_protocol(tp: Any) -> bool:
-    """A Protocol that `isinstance` cannot check (not ``runtime_checkable``)."""
-    return bool(getattr(tp, "_is_protocol", False)) and not getattr(
-        tp, "_is_runtime_protocol", False
-    )
-
-
-def _usable(tp: Any) -> Any:
-    """`tp` if pydantic can validate with it, else ``Any`` (no check beats a wrong one)."""
-    stack = [tp]
-    while stack:
-        t = stack.pop()
-        if _is_static_protocol(t):
-            return Any
-        stack.extend(a for a in typing.get_args(t) if not isinstance(a, str))
-    try:
-        TypeAdapter(tp, config=ConfigDict(arbitrary_types_allowed=True))
-    except Exception:  # schema generation failed: unknown or unsupported annotation
-        return Any
-    return tp
-
-
-def _hints(factory: Callable[..., Any]) -> dict[str, Any]:
-    target: Any = getattr(factory, "__init__", factory) if isinstance(factory, type) else factory
-    try:
-        return typing.get_type_hints(target, include_extras=True)
-    except Exception:
-        pass
-    # resolve one annotation at a time; the ones that cannot be resolved stay unchecked
-    out: dict[str, Any] = {}
-    ns = dict(getattr(target, "__globals__", {}))
-    for key, ann in getattr(target, "__annotations__", {}).items():
-        if isinstance(ann, str):
-            try:
-                ann = eval(ann, ns)  # same as typing.get_type_hints, per name
-            except Exception:
-                continue
-        out[key] = ann
-    return out
-
-
-def _is_internal(annotation: Any) -> bool:
-    return typing.get_origin(annotation) is typing.Annotated and any(
-        isinstance(m, _Internal) for m in annotation.__metadata__
-    )
-
-
-def model_from_signature(
-    factory: Callable[..., Any], *, exclude: tuple[str, ...] = (), name: str | None = None
-) -> type[BaseModel]:
-    """A pydantic model of the keyword arguments `factory` accepts.
-
-    Type hints become field types (``Any`` where pydantic cannot check one), defaults stay
-    defaults, parameters without a default are required. Unknown arguments are refused
-    unless the factory takes ``**kwargs``. Positional-only and ``*args`` parameters, those
-    in `exclude` and those annotated with :data:`INTERNAL` are left out.
-
-    Args:
-        factory: A class (its ``__init__`` is read) or a function.
-        exclude: Parameters the caller supplies itself, never a spec.
-        name: Name of the model class.
-    """
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):  # no introspectable signature: accept anything
-        return create_model(name or "Args", __config__=ConfigDict(extra="allow"))
-    hints = _hints(factory)
-    extra: Literal["allow", "forbid"] = "forbid"
-    fields: dict[str, Any] = {}
-    for p in sig.parameters.values():
-        if p.kind is p.VAR_KEYWORD:
-            extra = "allow"
-            continue
-        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY) or p.name in exclude:
-            continue
-        ann = hints.get(p.name, Any)
-        if _is_internal(ann):
-            continue
-        if typing.get_origin(ann) is typing.Annotated:
-            base, *meta = typing.get_args(ann)
-            ann = typing.Annotated[(_usable(base), *meta)] if meta else _usable(base)
-        else:
-            ann = _usable(ann)
-        default = ... if p.default is p.empty else p.default
-        if hasattr(BaseModel, p.name):  # e.g. `copy`, `json`: a field under an alias
-            fields[f"{p.name}_arg"] = (ann, Field(default, alias=p.name))
-        else:
-            fields[p.name] = (ann, default)
-    config = ConfigDict(extra=extra, arbitrary_types_allowed=True, protected_namespaces=())
-    model_name = name or f"{getattr(factory, '__name__', 'Factory')}Args"
-    try:
-        model: type[BaseModel] = create_model(model_name, __config__=config, **fields)
-    except Exception:  # a signature pydantic cannot model: accept anything
-        return create_model(model_name, __config__=ConfigDict(extra="allow"))
-    return model
-
-
-def _arg_names(model: type[BaseModel]) -> list[str]:
-    """The argument names a model accepts (aliases where fields have them)."""
-    return sorted(f.alias or k for k, f in model.model_fields.items())
-
-
-def _internal_names(factory: Callable[..., Any], registry_internal: frozenset[str]) -> set[str]:
-    names = set(registry_internal)
-    for key, ann in _hints(factory).items():
-        if _is_internal(ann):
-            names.add(key)
-    return names
-
-
-def _clean_loc(loc: tuple[Any, ...], data: Any) -> Loc:
-    """`loc` without the union-member tags pydantic inserts (keys absent from `data`)."""
-    out: list[str | int] = []
-    cursor = data
-    for i, part in enumerate(loc):
-        if isinstance(cursor, Mapping) and part in cursor:
-            cursor = cursor[part]
-        elif isinstance(cursor, list | tuple) and isinstance(part, int) and part < len(cursor):
-            cursor = cursor[part]
-        elif i == len(loc) - 1 and isinstance(part, str | int) and not out:
-            pass  # a missing top-level argument: keep its name
-        elif i == len(loc) - 1 and isinstance(cursor, Mapping):
-            pass  # a missing key inside a mapping
-        else:
-            continue
-        out.append(part)
-    return tuple(out)
 
 
 class Registry(Generic[T]):
@@ -294,7 +143,7 @@ class Registry(Generic[T]):
         hit = self._models.get(key)
         if hit is None:
             explicit = getattr(factory, "Args", None)
-            internal = _internal_names(factory, self.internal)
+            internal = internal_names(factory, self.internal)
             if isinstance(explicit, type) and issubclass(explicit, BaseModel):
                 model = explicit
             else:
@@ -317,7 +166,7 @@ class Registry(Generic[T]):
 
     def arg_names(self, name: str) -> list[str]:
         """Names of the arguments component `name` accepts from a spec."""
-        return _arg_names(self.args_model(name))
+        return model_arg_names(self.args_model(name))
 
     def validate_args(self, name: str, args: Mapping[str, Any]) -> dict[str, Any]:
         """Check a spec's arguments for component `name`; return them validated.
@@ -351,11 +200,11 @@ class Registry(Generic[T]):
     def _rewrite(
         self, name: str, model: type[BaseModel], exc: ValidationError, args: Mapping[str, Any]
     ) -> list[InitErrorDetails]:
-        known = _arg_names(model)
+        known = model_arg_names(model)
         known_text = ", ".join(known) or "none"
         merged: dict[Loc, list[dict[str, Any]]] = {}
         for err in exc.errors():
-            merged.setdefault(_clean_loc(err["loc"], args), []).append(dict(err))
+            merged.setdefault(clean_loc(err["loc"], args), []).append(dict(err))
         out: list[InitErrorDetails] = []
         for loc, errs in merged.items():
             first = errs[0]
@@ -369,7 +218,7 @@ class Registry(Generic[T]):
                 kind = "unknown_argument"
             else:
                 # one problem per place: members of a union each report; keep them together
-                msgs = list(dict.fromkeys(_plain(str(e["msg"])) for e in errs))
+                msgs = list(dict.fromkeys(plain_message(str(e["msg"])) for e in errs))
                 detail = " or ".join(msgs)
                 if first["type"] != "missing":
                     detail += f" (got {first['input']!r})"
@@ -400,34 +249,6 @@ class Registry(Generic[T]):
         return factory(**passed, **self.validate_args(name, kwargs))
 
 
-def _plain(msg: str) -> str:
-    """A pydantic message without its "Value error, " prefix."""
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            return msg[len(prefix) :]
-    return msg
-
-
-def _prefixed(loc: Loc, exc: ValidationError) -> list[InitErrorDetails]:
-    out: list[InitErrorDetails] = []
-    for err in exc.errors():
-        ctx = err.get("ctx") or {}
-        out.append(
-            {
-                "type": PydanticCustomError(
-                    str(err["type"]), "{msg}", {"msg": str(ctx.get("msg", err["msg"]))}
-                ),
-                "loc": (*loc, *err["loc"]),
-                "input": err.get("input"),
-            }
-        )
-    return out
-
-
-def _error(kind: str, loc: Loc, msg: str, value: Any) -> InitErrorDetails:
-    return {"type": PydanticCustomError(kind, "{msg}", {"msg": msg}), "loc": loc, "input": value}
-
-
 def _check_component(
     registry: str, name: Any, args: Any, name_loc: Loc, args_loc: Loc
 ) -> list[InitErrorDetails]:
@@ -437,18 +258,20 @@ def _check_component(
     if name not in reg.names():
         known = ", ".join(reg.names()) or "none"
         return [
-            _error(
+            error_details(
                 "unknown_component", name_loc, f"unknown {reg.kind} {name!r}; known: {known}", name
             )
         ]
     if args is None:
         return []
     if not isinstance(args, Mapping):
-        return [_error("dict_type", args_loc, "Input should be a mapping of arguments", args)]
+        return [
+            error_details("dict_type", args_loc, "Input should be a mapping of arguments", args)
+        ]
     try:
         reg.validate_args(name, args)
     except ValidationError as exc:
-        return _prefixed(args_loc, exc)
+        return prefixed_errors(args_loc, exc)
     return []
 
 
@@ -475,7 +298,7 @@ def _nested_errors(model: type[BaseModel], args: Mapping[str, Any]) -> list[Init
                 unknown = [k for k in spec if k not in ("name", "args")]
                 for k in unknown:
                     out.append(
-                        _error(
+                        error_details(
                             "unknown_argument",
                             (field_name, k),
                             f"unknown key {k!r}; a component spec has: name, args",
@@ -485,7 +308,7 @@ def _nested_errors(model: type[BaseModel], args: Mapping[str, Any]) -> list[Init
                 if "name" not in spec:
                     reg = registry_named(meta.registry)
                     msg = f"Field required: the {reg.kind} name; known: {', '.join(reg.names())}"
-                    out.append(_error("missing", (field_name, "name"), msg, spec))
+                    out.append(error_details("missing", (field_name, "name"), msg, spec))
                     continue
                 out.extend(
                     _check_component(
