@@ -22,6 +22,7 @@ import re
 
 from sandbox.agent.components import detect_forget_request, detect_plan, information_request
 from sandbox.contracts import GenerationRequest, GenerationResult
+from sandbox.pronouns import FIRST_TO_SECOND
 from sandbox.registry import backends
 
 __all__ = ["ReferenceResponder", "swap_person"]
@@ -35,18 +36,7 @@ _INSTRUCTION = re.compile(
 )
 # A memory line of the episodic_memory context part, with its relevance when recall gave one.
 _MEMORY_LINE = re.compile(r"^- (?:\[relevance (?P<rel>-?\d+(?:\.\d+)?)\] )?(?P<text>.*\S)\s*$")
-_SWAP = {
-    "i": "you",
-    "me": "you",
-    "my": "your",
-    "mine": "yours",
-    "myself": "yourself",
-    "i'm": "you're",
-    "i've": "you've",
-    "i'd": "you'd",
-    "i'll": "you'll",
-    "am": "are",
-}
+_SWAP = FIRST_TO_SECOND
 
 _BODIES = [
     "Here's one way to look at it: take it one step at a time.",

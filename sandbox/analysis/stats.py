@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,7 @@ __all__ = [
     "holm",
     "nan_mean",
     "percentile_ci",
+    "proportion",
     "wilson",
 ]
 
@@ -162,3 +164,14 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     c = (p + z * z / (2 * n)) / d
     h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
     return (max(0.0, c - h), min(1.0, c + h))
+
+
+def proportion(k: int, n: int) -> dict[str, Any]:
+    """Count k out of n with its rate (None when n = 0) and Wilson 95% interval."""
+    lo, hi = wilson(k, n)
+    return {
+        "k": k,
+        "n": n,
+        "rate": round(k / n, 4) if n else None,
+        "ci95": [round(lo, 4), round(hi, 4)] if n else None,
+    }

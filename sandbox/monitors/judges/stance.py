@@ -42,6 +42,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sandbox.monitors.judges.features import apply, strip_quotes
+from sandbox.pronouns import FIRST_TO_SECOND
 
 __all__ = [
     "CLASSES",
@@ -84,18 +85,7 @@ _PLAN = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Za-z0-9']+")
-_SWAP = {
-    "i": "you",
-    "me": "you",
-    "my": "your",
-    "mine": "yours",
-    "myself": "yourself",
-    "i'm": "you're",
-    "i've": "you've",
-    "i'd": "you'd",
-    "i'll": "you'll",
-    "am": "are",
-}
+_SWAP = FIRST_TO_SECOND
 
 
 def voices_plan(message: str) -> bool:
