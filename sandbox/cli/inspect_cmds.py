@@ -7,6 +7,7 @@ imported inside the commands so ``sandbox --help`` stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -22,23 +23,67 @@ __all__ = ["register"]
 RunsDir = Annotated[
     Path,
     typer.Option(
-        "--runs-dir", envvar="SANDBOX_RUNS_DIR", help="Folder holding runs (nested folders ok)."
+        "--runs-dir",
+        envvar="SANDBOX_RUNS_DIR",
+        show_envvar=False,
+        show_default=False,
+        metavar="DIR",
+        help="Folder of runs, nested ok (default runs/, or $SANDBOX_RUNS_DIR).",
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Emit JSON instead of a rendered view.")]
-WidthOpt = Annotated[int | None, typer.Option("--width", min=20, help="Output width.")]
-PagerOpt = Annotated[
-    bool, typer.Option("--pager/--no-pager", help="Page long output on a terminal ($PAGER).")
+RunArg = Annotated[
+    str, typer.Argument(metavar="RUN", help="Run id under --runs-dir, or a run folder.")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", metavar="", help="Emit JSON instead of a rendered view.")
 ]
 
 
-def _resolve(run: str, runs_dir: Path) -> Path:
+def check_width(value: int | None) -> int | None:
+    """`--width` must leave room for a table (20 columns or more)."""
+    if value is not None and value < 20:
+        raise typer.BadParameter(f"{value} is too narrow (20 or more)")
+    return value
+
+
+WidthOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--width", metavar="COLS", callback=check_width, help="Output width (20 or more)."
+    ),
+]
+NoPagerOpt = Annotated[
+    bool,
+    typer.Option("--no-pager", metavar="", help="Print straight out, without $PAGER."),
+]
+# the former positive halves of --pager/--no-pager etc.: accepted, hidden, the default
+PagerOpt = Annotated[bool, typer.Option("--pager", hidden=True)]
+_VIEW = "What to show"
+_FILTER = "Which turns and findings"
+
+
+def _resolve(run: str, runs_dir: Path, *, wait: bool = False, poll: float = 0.25) -> Path:
+    """The run folder; with `wait`, poll until a run that has not started appears."""
+    import time
+
     from sandbox.replay.runs import RunNotFoundError, resolve_run
 
-    try:
-        return resolve_run(run, runs_dir)
-    except RunNotFoundError as exc:
-        raise typer.BadParameter(str(exc), param_hint="RUN") from None
+    told = False
+    while True:
+        try:
+            return resolve_run(run, runs_dir)
+        except RunNotFoundError as exc:
+            if not wait or "matches several" in str(exc):
+                raise typer.BadParameter(str(exc), param_hint="RUN") from None
+        if not told:
+            typer.echo(
+                f"waiting for run {run!r} to start under {runs_dir} (Ctrl-C to stop)", err=True
+            )
+            told = True
+        try:
+            time.sleep(poll)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
 
 
 def list_cmd(
@@ -63,11 +108,12 @@ def list_cmd(
 
 
 def show_cmd(
-    run: Annotated[str, typer.Argument(help="Run id under --runs-dir, or a run folder.")],
+    run: RunArg,
     runs_dir: RunsDir = Path("runs"),
     as_json: JsonOpt = False,
     width: WidthOpt = None,
-    pager: PagerOpt = True,
+    no_pager: NoPagerOpt = False,
+    _pager: PagerOpt = False,
 ) -> None:
     """Summarise a run: per-monitor counts, leak matrix, per-user drift sparklines."""
     from sandbox.record.reader import read_header, read_summary
@@ -89,68 +135,180 @@ def show_cmd(
     if start.get("start_date") is not None:
         header = {"start_date": start["start_date"], **header}
     if as_json:
-        print(json.dumps({"header": header, "summary": summary, "findings": fallback}, indent=2))
+        from sandbox.replay.findings import group_findings, iter_findings, sort_groups
+
+        groups = sort_groups(group_findings(iter_findings(run_dir)))
+        data = {
+            "header": header,
+            "summary": summary,
+            "findings": [g.as_dict() for g in groups],
+            "counts_from_events": fallback,
+        }
+        print(json.dumps(data, indent=2))
         return
-    with open_output(page=pager, width=width) as console:
+    with open_output(page=not no_pager, width=width) as console:
         render_summary(header, summary, console, fallback=fallback)
 
 
 def replay_cmd(
-    run: Annotated[str, typer.Argument(help="Run id under --runs-dir, or a run folder.")],
+    run: RunArg,
     runs_dir: RunsDir = Path("runs"),
     user: Annotated[
-        list[str] | None, typer.Option("--user", "-u", help="Only this user (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--user",
+            "-u",
+            metavar="USER",
+            help="Only this user (repeatable).",
+            rich_help_panel=_FILTER,
+        ),
     ] = None,
     session: Annotated[
-        str | None, typer.Option("--session", "-s", help="Sessions: 3, 3..7, 3.. or ..7.")
+        str | None,
+        typer.Option(
+            "--session",
+            "-s",
+            metavar="RANGE",
+            help="Sessions: 3, 3..7, 3.. or ..7.",
+            rich_help_panel=_FILTER,
+        ),
     ] = None,
     findings_only: Annotated[
-        bool, typer.Option("--findings-only", "-f", help="Only turns with findings.")
+        bool,
+        typer.Option(
+            "--findings-only",
+            "-f",
+            metavar="",
+            help="Only turns with findings (that pass the filters).",
+            rich_help_panel=_FILTER,
+        ),
     ] = False,
     monitor: Annotated[
-        list[str] | None, typer.Option("--monitor", "-m", help="Only these monitors' findings.")
+        list[str] | None,
+        typer.Option(
+            "--monitor",
+            "-m",
+            metavar="NAME[/CAT]",
+            help="Only this monitor's findings, or one category of it.",
+            rich_help_panel=_FILTER,
+        ),
     ] = None,
-    follow: Annotated[
-        bool, typer.Option("--follow", help="Keep showing a run as it is written.")
-    ] = False,
-    speed: Annotated[
-        float | None, typer.Option("--speed", min=0.01, help="Pace playback: turns per second.")
+    severity: Annotated[
+        str | None,
+        typer.Option(
+            "--severity",
+            metavar="LEVEL",
+            help="This severity or worse: critical, high, medium, low, info.",
+            rich_help_panel=_FILTER,
+        ),
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category",
+            "-c",
+            metavar="NAME",
+            help="Only findings of this category (repeatable).",
+            rich_help_panel=_FILTER,
+        ),
+    ] = None,
+    owner: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--owner",
+            metavar="USER",
+            help="Only findings about this user's data (repeatable).",
+            rich_help_panel=_FILTER,
+        ),
     ] = None,
     memory: Annotated[
-        bool, typer.Option("--memory", help="Show the agent's store per user after --session.")
+        bool,
+        typer.Option(
+            "--memory",
+            metavar="",
+            help="The agent's store per user after --session, and its diff.",
+            rich_help_panel=_VIEW,
+        ),
     ] = False,
     explain: Annotated[
-        str | None, typer.Option("--explain", metavar="FINDING_ID", help="Trace one finding.")
+        str | None,
+        typer.Option(
+            "--explain",
+            metavar="ID",
+            help="Trace one finding: reply, retrieval, memory write.",
+            rich_help_panel=_VIEW,
+        ),
     ] = None,
-    retrievals: Annotated[
-        bool, typer.Option("--retrievals/--no-retrievals", help="Show memory retrievals.")
-    ] = True,
-    writes: Annotated[
-        bool, typer.Option("--writes/--no-writes", help="Show memory writes and deletes.")
-    ] = True,
-    context: Annotated[
-        bool, typer.Option("--context", help="Show components, context parts, control reply.")
+    _retrievals: Annotated[bool, typer.Option("--retrievals", hidden=True)] = False,
+    _writes: Annotated[bool, typer.Option("--writes", hidden=True)] = False,
+    no_retrievals: Annotated[
+        bool,
+        typer.Option(
+            "--no-retrievals", metavar="", help="Hide memory retrievals.", rich_help_panel=_VIEW
+        ),
     ] = False,
+    no_writes: Annotated[
+        bool,
+        typer.Option(
+            "--no-writes",
+            metavar="",
+            help="Hide memory writes and deletes.",
+            rich_help_panel=_VIEW,
+        ),
+    ] = False,
+    context: Annotated[
+        bool,
+        typer.Option(
+            "--context",
+            metavar="",
+            help="Show components, context parts and the control reply.",
+            rich_help_panel=_VIEW,
+        ),
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", metavar="", help="Keep showing a run as it is written."),
+    ] = False,
+    speed: Annotated[
+        float | None,
+        typer.Option("--speed", metavar="N", help="Pace playback: N turns per second."),
+    ] = None,
     as_json: JsonOpt = False,
     width: WidthOpt = None,
-    pager: PagerOpt = True,
+    no_pager: NoPagerOpt = False,
+    _pager: PagerOpt = False,
 ) -> None:
-    """Replay a run's conversations with retrievals, memory writes and findings in place."""
+    """Replay a run: conversations with retrievals, memory writes and findings in place."""
+    from sandbox.cli.findings_cmd import checked_criteria
     from sandbox.record.reader import ReadReport, iter_events
     from sandbox.replay.filters import ReplayFilter, SessionRange, parse_session_range
     from sandbox.replay.output import open_output
     from sandbox.replay.player import read_notices, replay_json, replay_text
     from sandbox.replay.render import RenderOptions
 
-    run_dir = _resolve(run, runs_dir)
+    run_dir = _resolve(run, runs_dir, wait=follow and not (explain or memory))
     try:
         srange = parse_session_range(session) if session else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--session") from None
     users = set(user or [])
-    flt = ReplayFilter(users, srange, set(monitor or []), findings_only)
-    opts = RenderOptions(retrievals=retrievals, writes=writes, context=context)
-    page = pager and not follow and not speed
+    # a run still being written may not have every user, session or monitor yet
+    crit = checked_criteria(
+        run_dir,
+        severity=severity,
+        categories=category,
+        owners=owner,
+        monitors=monitor,
+        users=sorted(users),
+        sessions=srange,
+        check=not follow,
+    )
+    crit = dataclasses.replace(crit, monitors=frozenset())  # --monitor is flt.monitors
+    flt = ReplayFilter(users, srange, set(monitor or []), findings_only, crit)
+    if speed is not None and speed <= 0:
+        raise typer.BadParameter(f"{speed} is not a positive rate", param_hint="--speed")
+    opts = RenderOptions(retrievals=not no_retrievals, writes=not no_writes, context=context)
+    page = not no_pager and not follow and not speed
     if explain:
         _explain(run_dir, explain, as_json, width, page, opts)
         return

@@ -1,4 +1,4 @@
-"""What part of a run to show: users, a session range, monitors, findings only."""
+"""What part of a run to show: users, sessions, monitors, findings only; which findings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ReplayFilter", "SessionRange", "parse_session_range"]
+from sandbox.replay.style import severity_rank
+
+__all__ = ["FindingCriteria", "ReplayFilter", "SessionRange", "parse_session_range"]
 
 _RANGE = re.compile(r"^\s*(-?\d+)?\s*(\.\.)?\s*(-?\d+)?\s*$")
 
@@ -49,6 +51,39 @@ def parse_session_range(text: str) -> SessionRange:
     return SessionRange(lo, hi)
 
 
+@dataclass(frozen=True)
+class FindingCriteria:
+    """Which findings to keep; empty criteria keep all.
+
+    ``monitors`` entries are ``name`` or ``name/category``; ``min_severity`` keeps that
+    severity and worse (``high`` keeps critical and high).
+    """
+
+    monitors: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    owners: frozenset[str] = frozenset()
+    min_severity: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any criterion is set."""
+        return bool(self.monitors or self.categories or self.owners or self.min_severity)
+
+    def ok(self, finding: dict[str, Any]) -> bool:
+        """Whether `finding` passes every criterion."""
+        mon = finding.get("monitor")
+        cat = finding.get("category")
+        if self.monitors and not (mon in self.monitors or f"{mon}/{cat}" in self.monitors):
+            return False
+        if self.categories and cat not in self.categories:
+            return False
+        if self.owners and finding.get("owner") not in self.owners:
+            return False
+        if self.min_severity is not None:
+            return severity_rank(finding.get("severity")) <= severity_rank(self.min_severity)
+        return True
+
+
 @dataclass
 class ReplayFilter:
     """Selection applied to event blocks; an empty filter shows everything."""
@@ -57,6 +92,7 @@ class ReplayFilter:
     sessions: SessionRange | None = None
     monitors: set[str] = field(default_factory=set)
     findings_only: bool = False
+    criteria: FindingCriteria = field(default_factory=lambda: FindingCriteria())
 
     @property
     def narrows(self) -> bool:
@@ -64,8 +100,16 @@ class ReplayFilter:
         return bool(self.users or self.sessions or self.findings_only)
 
     def finding_ok(self, finding: dict[str, Any]) -> bool:
-        """A finding is shown unless `--monitor` names other monitors."""
-        return not self.monitors or finding.get("monitor") in self.monitors
+        """Whether a finding passes `--monitor` and the severity, category, owner criteria.
+
+        `--monitor` entries are ``name`` or ``name/category``.
+        """
+        mon = finding.get("monitor")
+        if self.monitors and not (
+            mon in self.monitors or f"{mon}/{finding.get('category')}" in self.monitors
+        ):
+            return False
+        return self.criteria.ok(finding)
 
     def where_ok(self, user: object, session: object) -> bool:
         """Whether a (user, session) place passes the user and session filters."""

@@ -33,6 +33,7 @@ class ReplayStats:
 
     events: int = 0
     blocks_shown: int = 0
+    turns_shown: int = 0
     findings_shown: int = 0
     report: ReadReport = field(default_factory=ReadReport)
 
@@ -139,11 +140,21 @@ def replay_text(
                 continue
             renderer.print(block)
             stats.blocks_shown += 1
+            stats.turns_shown += block.kind == "turn"
             stats.findings_shown += sum(1 for f in block.findings if flt.finding_ok(f))
             if speed and block.kind == "turn":
                 sleep(1.0 / speed)
     except KeyboardInterrupt:
         console.print(Text("(stopped)", "dim"))
+    if flt.narrows or flt.monitors or flt.criteria.active:
+        s_t, s_f = "" if stats.turns_shown == 1 else "s", "" if stats.findings_shown == 1 else "s"
+        console.print(
+            Text(
+                f"shown: {stats.turns_shown} turn{s_t} with {stats.findings_shown} "
+                f"finding{s_f} that pass the filters",
+                "dim" if stats.turns_shown else "yellow",
+            )
+        )
     for note in read_notices(stats.report):
         console.print(note)
     return stats

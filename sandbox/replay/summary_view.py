@@ -1,12 +1,20 @@
-"""``sandbox list`` and ``sandbox show``: a table of runs, and one run's summary.
+"""``sandbox list``, ``sandbox show`` and the end of ``sandbox run``: runs and summaries.
 
 summary.json is written by several monitors and analyses; each section here renders
 only when its data is present and well-formed, and says nothing about what is absent.
+The monitors keep their own results in their sections (``monitors.<name>.leak_matrix``,
+``monitors.drift.users``), which is where `render_summary` looks.
+
+Every table is laid out for the console's width on purpose: columns that do not fit
+move under the table, long ids wrap after ``/`` or ``+``, recipient names become
+numbers with a legend, sparklines are squeezed; rich is never left to cut a word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -18,7 +26,7 @@ from sandbox.replay.runs import RunInfo, scenario_name
 from sandbox.replay.sanitize import clean, one_line
 from sandbox.replay.style import SEVERITIES, SimClock, lead, severity_style, user_style
 
-__all__ = ["render_runs", "render_summary", "sparkline"]
+__all__ = ["flow", "render_run_summary", "render_runs", "render_summary", "sparkline", "wrap_at"]
 
 _BARS = "▁▂▃▄▅▆▇█"
 _SHORT = {"critical": "crit", "medium": "med"}
@@ -33,36 +41,129 @@ def _num(value: object) -> Text:
     return Text("-" if value is None else clean(value), "dim" if value in (None, 0) else "")
 
 
+def wrap_at(text: str, width: int, seps: str = "/+ ", fallback: str = "-_:,") -> list[str]:
+    """Lines of at most `width` characters, broken after a separator where possible.
+
+    Breaks come after one of `seps`; a piece still longer than a line is broken after
+    one of `fallback`, and only a piece with neither is cut.
+    """
+    width = max(1, width)
+
+    def pieces(s: str, chars: str) -> list[str]:
+        out: list[str] = []
+        cur = ""
+        for ch in s:
+            cur += ch
+            if ch in chars:
+                out.append(cur)
+                cur = ""
+        if cur:
+            out.append(cur)
+        return out
+
+    parts: list[str] = []
+    for piece in pieces(text, seps):
+        parts.extend([piece] if len(piece) <= width or not fallback else pieces(piece, fallback))
+    lines: list[str] = []
+    line = ""
+    for piece in parts:
+        if line and len(line) + len(piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        while len(piece) > width:
+            lines.append(piece[:width])
+            piece = piece[width:]
+        line += piece
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+def flow(items: list[Text], width: int, sep: str = "  ", indent: int = 0) -> list[Text]:
+    """Pack `items` into lines of at most `width` cells, breaking only between items.
+
+    An item wider than a line gets a line of its own, cut with an ellipsis.
+    """
+    lines: list[Text] = []
+    line = Text(" " * indent)
+    used = indent
+    room = max(8, width - indent)
+    for item in items:
+        item = item.copy()
+        if item.cell_len > room:
+            item.truncate(room, overflow="ellipsis")
+        need = item.cell_len + (len(sep) if used > indent else 0)
+        if used > indent and used + need > width:
+            lines.append(line)
+            line = Text(" " * indent)
+            used = indent
+            need = item.cell_len
+        if used > indent:
+            line.append(sep)
+        line.append_text(item)
+        used += need
+    if used > indent or not lines:
+        lines.append(line)
+    return lines
+
+
+def _created(value: str | None, narrow: bool) -> str:
+    if not value:
+        return "-"
+    text = value[:16].replace("T", " ")
+    return text[5:] if narrow and len(text) == 16 else text
+
+
 def render_runs(infos: Iterable[RunInfo], console: Console) -> int:
-    """Print the runs table; returns how many rows it had."""
+    """Print the runs table; returns how many rows it had.
+
+    Fits the console: when a row does not fit on one line the scenario goes under the
+    id, and the id wraps after ``/`` or ``+`` (inside a name only when it must); below
+    100 columns the creation time drops its year.
+    """
+    rows = list(infos)
+    if not rows:
+        return 0
+    width = console.width
+    narrow = width < 100
+    created = [_created(i.created, narrow) for i in rows]
+    statuses = []
+    for info in rows:
+        status = Text(clean(info.status), _STATUS_STYLE.get(info.status, "yellow"))
+        if info.torn:
+            status.append(" (torn)", "bold yellow")
+        statuses.append(status)
+    ids = [clean(i.id) for i in rows]
+    scen = [clean(i.scenario or "-") for i in rows]
+    counts = len("users") + len("sessions") + len("findings")
+    rest = max(s.cell_len for s in statuses) + counts + max(7, *(len(c) for c in created))
+    longest_id, longest_scen = max(len(i) for i in ids), max(8, *(len(s) for s in scen))
+    stacked = longest_id + longest_scen + rest + 2 * 6 > width
+    gaps = 2 * (5 if stacked else 6)
+    id_w = max(12, width - rest - gaps - (0 if stacked else longest_scen))
     table = Table(header_style="bold", box=None, pad_edge=False)
-    table.add_column("id", no_wrap=True)
-    table.add_column("scenario", overflow="fold")
+    table.add_column("id / scenario" if stacked else "id", no_wrap=True)
+    if not stacked:
+        table.add_column("scenario", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for name in ("users", "sessions", "findings"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("created", no_wrap=True)
-    n = 0
-    for info in infos:
-        status = Text(clean(info.status), _STATUS_STYLE.get(info.status, "yellow"))
-        if info.torn:
-            status.append(" (torn)", "bold yellow")
+    for info, rid, sc, status, when in zip(rows, ids, scen, statuses, created, strict=True):
         findings = _num(info.findings)
         if info.findings:
             findings.stylize("bold red")
-        table.add_row(
-            one_line(info.id, 80, "bold"),
-            one_line(info.scenario or "-", 40),
-            status,
-            _num(info.users),
-            _num(info.sessions),
-            findings,
-            one_line((info.created or "-")[:16].replace("T", " "), 16, "dim"),
-        )
-        n += 1
-    if n:
-        console.print(table)
-    return n
+        first = Text("\n".join(wrap_at(rid, id_w)), "bold")
+        cells: list[RenderableType] = [first]
+        if stacked:
+            first.append("\n")
+            first.append("\n".join(wrap_at(sc, id_w)), "dim")
+        else:
+            cells.append(Text(sc))
+        cells += [status, _num(info.users), _num(info.sessions), findings, Text(when, "dim")]
+        table.add_row(*cells)
+    console.print(table)
+    return len(rows)
 
 
 def sparkline(series: list[Any], lo: float, hi: float) -> list[str]:
@@ -78,104 +179,391 @@ def sparkline(series: list[Any], lo: float, hi: float) -> list[str]:
     return out
 
 
-def _monitors_table(monitors: dict[str, Any], clock: SimClock) -> Table:
-    table = Table(header_style="bold", box=None, pad_edge=False, title_justify="left")
-    table.add_column("monitor", no_wrap=True)
-    table.add_column("n", justify="right", no_wrap=True)
-    for sev in SEVERITIES:
-        table.add_column(_SHORT.get(sev, sev), justify="right", style=severity_style(sev))
-    table.add_column("/1k", justify="right", no_wrap=True)
-    table.add_column("categories", overflow="fold", ratio=1)
-    table.add_column("first", overflow="fold", ratio=1)
-    for name, m in monitors.items():
-        if not isinstance(m, dict):
+def _rate(value: object) -> Text:
+    if not _is_num(value):
+        return _num(value)
+    return Text(f"{value:.1f}", "dim" if not value else "")
+
+
+def _cats(m: dict[str, Any], limit: int = 4) -> str:
+    by_cat = _dict(m.get("by_category"))
+    ranked = sorted(by_cat.items(), key=lambda kv: -kv[1] if isinstance(kv[1], int) else 0)
+    out = [f"{clean(k)}={clean(v)}" for k, v in ranked[:limit]]
+    if len(ranked) > limit:
+        out.append(f"+{len(ranked) - limit} more")
+    for key in ("errors", "unscored"):
+        if m.get(key):
+            out.append(f"{key}={clean(m[key])}")
+    return ", ".join(out)
+
+
+def _first(m: dict[str, Any], clock: SimClock) -> Text:
+    first = m.get("first_finding")
+    if not isinstance(first, dict):
+        return Text("-", "dim")
+    out = lead(clean(first.get("user", "?")), user_style(first.get("user")))
+    out.append(f" s{clean(first.get('session'))} {clock.short(first.get('t_sim'))}")
+    return out
+
+
+def _monitors_table(
+    monitors: dict[str, Any], clock: SimClock, width: int, turns: object = None
+) -> list[RenderableType]:
+    """Per-monitor counts, with categories and the first finding.
+
+    Those two are columns when they fit `width` without breaking a word, else they go on
+    a line of their own per monitor under the table.
+    """
+    rows = [(name, m) for name, m in monitors.items() if isinstance(m, dict)]
+
+    def build(wide: bool) -> Table:
+        table = Table(header_style="bold", box=None, pad_edge=False)
+        table.add_column("monitor", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
+        table.add_column("/1k turns", justify="right", no_wrap=True)
+        for sev in SEVERITIES:
+            table.add_column(_SHORT.get(sev, sev), justify="right", no_wrap=True)
+        if wide:
+            table.add_column("categories")
+            table.add_column("first finding", no_wrap=True)
+        for name, m in rows:
+            by_sev = _dict(m.get("by_severity"))
+            row: list[RenderableType] = [
+                Text(clean(name), "bold"),
+                _num(m.get("findings")),
+                _rate(m.get("per_1000_turns")),
+            ]
+            row += [
+                Text(clean(by_sev.get(s, "")) or "·", severity_style(s) if by_sev.get(s) else "dim")
+                for s in SEVERITIES
+            ]
+            if wide:
+                row += [Text(_cats(m) or "-"), _first(m, clock)]
+            table.add_row(*row)
+        return table
+
+    wide = build(True)
+    out: list[RenderableType] = []
+    if Console(width=10_000).measure(wide).maximum <= width:
+        out.append(wide)
+    else:
+        out.append(build(False))
+        for name, m in rows:
+            if not m.get("findings") and not m.get("errors") and not m.get("unscored"):
+                continue
+            items = [Text(clean(name) + ":", "bold")]
+            cats = [c for c in _cats(m).split(", ") if c]
+            items += [Text(c + ("," if i < len(cats) - 1 else ";")) for i, c in enumerate(cats)]
+            first_item = Text("first ", "dim")
+            first_item.append_text(_first(m, clock))
+            items.append(first_item)
+            out.extend(flow(items, width, sep=" ", indent=2))
+    if isinstance(turns, int) and turns > 0:
+        out.append(
+            Text(
+                f"n: findings in the run's {turns} turns; /1k turns = n × 1000 ÷ {turns}",
+                "dim",
+            )
+        )
+    return out
+
+
+def _leak_kinds(matrix: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{kind: owner -> recipient -> n}; an unkinded owner -> recipient matrix is ``leaks``."""
+    rows = {str(k): v for k, v in matrix.items() if isinstance(v, dict)}
+    if any(isinstance(x, dict) for v in rows.values() for x in v.values()):
+        return {
+            k: {str(o): r for o, r in v.items() if isinstance(r, dict)} for k, v in rows.items()
+        }
+    return {"leaks": rows}
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _count(n: object) -> int:
+    return int(n) if isinstance(n, int | float) and not isinstance(n, bool) else 0
+
+
+def _labels(names: list[str], width: int, cell: int) -> tuple[list[str], bool]:
+    """Column labels for recipients: full names when the matrix fits, else numbers."""
+    full = [clean(n) for n in names]
+    need = 19 + 2 + sum(max(len(f), cell) + 2 for f in full) + 7
+    if need <= width:
+        return full, False
+    return [str(i + 1) for i in range(len(names))], True
+
+
+def _leak_matrix(
+    matrix: dict[str, Any], width: int = 100, limit: int = 20, turns: object = None
+) -> list[RenderableType]:
+    """One owner x recipient table per leak kind, with row totals.
+
+    Recipient names become numbers with a legend when they would not fit `width`.
+    """
+    out: list[RenderableType] = []
+    kinds = _leak_kinds(matrix)
+    by_person: dict[str, int] = {}
+    for rows in kinds.values():
+        for o, row in rows.items():
+            for r, n in row.items():
+                by_person[str(o)] = by_person.get(str(o), 0) + _count(n)
+                by_person[str(r)] = by_person.get(str(r), 0) + _count(n)
+    people = sorted(by_person, key=lambda u: (-by_person[u], u))[:limit]
+    for kind, rows in kinds.items():
+        cells = {str(o): {str(r): _count(n) for r, n in row.items()} for o, row in rows.items()}
+        total = sum(n for row in cells.values() for n in row.values())
+        if not total:
             continue
-        by_sev = _dict(m.get("by_severity"))
-        by_cat = _dict(m.get("by_category"))
-        cats = ", ".join(f"{k} {v}" for k, v in sorted(by_cat.items(), key=lambda kv: -kv[1])[:4])
-        first = m.get("first_finding")
-        first_t = Text("-", "dim")
-        if isinstance(first, dict):
-            first_t = lead(clean(first.get("user", "?")), user_style(first.get("user")))
-            first_t.append(f" s{clean(first.get('session'))} {clock.stamp(first.get('t_sim'))}")
-        total = m.get("findings")
-        row: list[RenderableType] = [one_line(name, 40, "bold"), _num(total)]
-        row += [
-            Text(clean(by_sev.get(s, "")) or "·", "" if by_sev.get(s) else "dim")
-            for s in SEVERITIES
-        ]
-        extra = []
-        for key in ("errors", "unscored"):
-            if m.get(key):
-                extra.append(f"{key} {m[key]}")
-        row += [_num(m.get("per_1000_turns")), one_line(cats or "-", 120), first_t]
-        if extra:
-            row[-2] = one_line((cats + "; " if cats else "") + ", ".join(extra), 160)
-        table.add_row(*row)
-    return table
+        owners = [u for u in people if sum(cells.get(u, {}).values())]
+        recips = [u for u in people if any(cells[o].get(u) for o in cells)]
+        peak = max((n for row in cells.values() for n in row.values()), default=0)
+        cell_w = len(str(peak))
+        labels, numbered = _labels(recips, width, cell_w)
+        head = Text(f"{kind}: ", "bold")
+        head.append(
+            f"{_n(total, 'leak')}"
+            + (
+                f" ({1000 * total / turns:.1f} per 1k of {turns} turns)"
+                if isinstance(turns, int) and turns > 0
+                else ""
+            )
+            + f", {_n(len(owners), 'owner')} -> {_n(len(recips), 'recipient')}",
+            "dim",
+        )
+        out.append(head)
+        table = Table(header_style="bold", box=None, pad_edge=False)
+        table.add_column("owner ↓ recipient →", no_wrap=True)
+        for label in labels:
+            table.add_column(label, justify="right", no_wrap=True)
+        table.add_column("total", justify="right", no_wrap=True)
+        for o in owners:
+            row_t: list[RenderableType] = [Text(clean(o), user_style(o))]
+            if numbered and o in recips:  # the owner's own column number, to read across
+                row_t = [Text(f"{recips.index(o) + 1:>2} ", "dim") + Text(clean(o), user_style(o))]
+            for r in recips:
+                n = cells[o].get(r, 0)
+                if not n:
+                    row_t.append(Text("·", "dim"))
+                else:
+                    row_t.append(Text(str(n), "bold red" if n >= peak / 2 else "yellow"))
+            row_t.append(Text(str(sum(cells[o].values())), "bold"))
+            table.add_row(*row_t)
+        out.append(table)
+        if numbered:
+            legend = [Text(f"{i + 1} {clean(r)}") for i, r in enumerate(recips)]
+            out.extend(flow([Text("recipients:", "dim"), *legend], width, sep="  "))
+        if len(by_person) > limit:
+            out.append(Text(f"(+{len(by_person) - limit} more users not shown)", "dim"))
+    if not out:
+        out.append(Text("no leaks recorded", "dim"))
+    return out
 
 
-def _leak_matrix(matrix: dict[str, Any], limit: int = 20) -> Table:
-    owners = [o for o, row in matrix.items() if isinstance(row, dict)]
-    totals: dict[str, float] = {}
-    for o in owners:
-        for r, n in matrix[o].items():
-            if isinstance(n, int | float):
-                totals[o] = totals.get(o, 0) + n
-                totals[r] = totals.get(r, 0) + n
-    people = sorted(totals, key=lambda u: (-totals[u], u))[:limit]
-    recipients = [u for u in people if any(matrix.get(o, {}).get(u) for o in owners)]
-    peak = max(
-        (n for o in owners for n in matrix[o].values() if isinstance(n, int | float)), default=0
-    )
-    table = Table(header_style="bold", box=None, pad_edge=False)
-    table.add_column("owner ↓  recipient →")
-    for r in recipients:
-        table.add_column(clean(r)[:12], justify="right")
-    for o in [u for u in people if u in owners]:
-        cells: list[RenderableType] = [Text(clean(o), user_style(o))]
-        for r in recipients:
-            n = matrix[o].get(r)
-            if not n:
-                cells.append(Text("·", "dim"))
-            else:
-                hot = isinstance(n, int | float) and peak and n >= peak / 2
-                cells.append(Text(clean(n), "bold red" if hot else "yellow"))
-        table.add_row(*cells)
-    return table
+@dataclass
+class _DriftRow:
+    user: str
+    metric: str | None
+    series: list[Any]
+    sessions: list[Any]
+    flagged: bool
+    onset: int | None  # a session number
+    note: str
 
 
-def _drift(users: dict[str, Any], limit: int = 30) -> list[RenderableType]:
-    rows = [(u, d) for u, d in users.items() if isinstance(d, dict)]
-    values = [
-        v for _, d in rows for v in (d.get("series") or [])
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    ]  # fmt: skip
-    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
-    rows.sort(key=lambda ud: (not ud[1].get("flagged"), ud[0]))
-    table = Table(header_style="bold", box=None, pad_edge=False)
-    for name in ("user", "per session", "range", "drift"):
-        table.add_column(name)
-    for u, d in rows[:limit]:
+def _drift_rows(drift: dict[str, Any]) -> list[_DriftRow]:
+    """Rows from the drift monitor's summary (series per metric) or the older flat form."""
+    users = _dict(drift.get("users"))
+    metrics = [m for m in drift.get("metrics") or [] if isinstance(m, str)]
+    rows: list[_DriftRow] = []
+    for u, d in users.items():
+        if not isinstance(d, dict):
+            continue
         raw = d.get("series")
-        series: list[Any] = raw if isinstance(raw, list) else []
         onset = d.get("onset") if isinstance(d.get("onset"), int) else None
-        spark = Text()
-        for i, bar in enumerate(sparkline(series, lo, hi)):
-            spark.append(bar, "bold red" if onset is not None and i >= onset else "")
-        nums = [v for v in series if isinstance(v, int | float)]
+        if isinstance(raw, list):
+            rows.append(
+                _DriftRow(
+                    str(u), None, raw, list(range(len(raw))), bool(d.get("flagged")), onset, ""
+                )
+            )
+            continue
+        if not isinstance(raw, dict):
+            continue
+        got = raw.get("sessions")
+        sessions: list[Any] = got if isinstance(got, list) else []
+        metric = d.get("metric") if isinstance(d.get("metric"), str) else None
+        if metric is None:
+            metric = next(
+                (
+                    m
+                    for m in metrics or [k for k in raw if k not in ("sessions", "unscored")]
+                    if any(_is_num(v) for v in raw.get(m) or [])
+                ),
+                None,
+            )
+        got = raw.get(metric) if metric else None
+        series: list[Any] = got if isinstance(got, list) else []
+        test = _dict(_dict(d.get("tests")).get(metric or ""))
+        note = ""
+        if d.get("flagged"):
+            bits = []
+            if _is_num(d.get("size")):
+                bits.append(f"+{d['size']:.2f}")
+            if _is_num(d.get("p_adjusted")):
+                bits.append(f"p_adj={d['p_adjusted']:.3g}")
+            note = ", ".join(bits)
+        elif test.get("reason"):
+            note = f"not tested: {clean(test['reason'])}"
+        elif _is_num(test.get("p_adjusted")):
+            note = f"p_adj={test['p_adjusted']:.2g}"
+        rows.append(
+            _DriftRow(str(u), metric, series, sessions, bool(d.get("flagged")), onset, note)
+        )
+    return rows
+
+
+def _is_num(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and v == v
+
+
+def _squeeze(series: list[Any], n: int) -> list[Any]:
+    """At most `n` values: means of consecutive buckets when the series is longer."""
+    if len(series) <= n:
+        return series
+    out: list[Any] = []
+    for i in range(n):
+        part = [v for v in series[i * len(series) // n : (i + 1) * len(series) // n] if _is_num(v)]
+        out.append(sum(part) / len(part) if part else None)
+    return out
+
+
+def _drift(drift: dict[str, Any], width: int = 100, limit: int = 30) -> list[RenderableType]:
+    rows = _drift_rows(drift)
+    rows.sort(key=lambda r: (not r.flagged, r.user))
+    scales: dict[str | None, tuple[float, float]] = {}
+    for metric in {r.metric for r in rows}:
+        vals = [v for r in rows if r.metric == metric for v in r.series if _is_num(v)]
+        scales[metric] = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    show_metric = any(r.metric for r in rows)
+    shown = rows[:limit]
+    texts = []
+    for r in shown:
+        nums = [v for v in r.series if _is_num(v)]
         rng = f"{nums[0]:.2f}→{nums[-1]:.2f}" if nums else "-"
         flag = Text("-", "dim")
-        if d.get("flagged"):
+        if r.flagged:
             flag = Text("⚑ drift", "bold red")
-            if onset is not None:
-                flag.append(f" from session {onset}")
-        table.add_row(Text(clean(u), user_style(u)), spark, Text(rng, "dim"), flag)
+            if r.onset is not None:
+                flag.append(f" from session {r.onset}")
+            if r.note:
+                flag.append(f" ({r.note})", "dim")
+        elif r.note:
+            flag = Text(r.note, "dim")
+        texts.append((Text(f"{rng} ({len(nums)} of {len(r.series)})", "dim"), flag))
+    # the sparkline gets what is left once the other columns (the flag up to 24
+    # characters; longer flags wrap between words) have their room
+    fixed = (
+        max(4, *(len(clean(r.user)) for r in shown))
+        + max(len("first→last"), *(t.cell_len for t, _ in texts))
+        + min(24, max(len("drift"), *(f.cell_len for _, f in texts)))
+    )
+    if show_metric:
+        fixed += max(6, *(len(clean(r.metric or "-")) for r in shown)) + 2
+    bars = max(len("per session"), min(48, width - fixed - 2 * 3))
+    table = Table(header_style="bold", box=None, pad_edge=False)
+    table.add_column("user", no_wrap=True)
+    if show_metric:
+        table.add_column("metric", no_wrap=True)
+    table.add_column("per session", no_wrap=True)
+    table.add_column("first→last", no_wrap=True)
+    table.add_column("drift")
+    for r, (rng_t, flag) in zip(shown, texts, strict=True):
+        lo, hi = scales[r.metric]
+        squeezed = _squeeze(r.series, bars)
+        onset_i = None
+        if r.onset is not None and r.onset in r.sessions:
+            onset_i = r.sessions.index(r.onset) * len(squeezed) // max(1, len(r.series))
+        spark = Text()
+        for i, bar in enumerate(sparkline(squeezed, lo, hi)):
+            spark.append(bar, "bold red" if onset_i is not None and i >= onset_i else "")
+        cells: list[RenderableType] = [Text(clean(r.user), user_style(r.user))]
+        if show_metric:
+            cells.append(Text(clean(r.metric or "-")))
+        cells += [spark, rng_t, flag]
+        table.add_row(*cells)
     out: list[RenderableType] = [table]
     if len(rows) > limit:
         out.append(Text(f"(+{len(rows) - limit} more users)", "dim"))
-    out.append(Text(f"scale {lo:.2f} … {hi:.2f} across users", "dim"))
+    flagged = sum(r.flagged for r in rows)
+    scale_bits = [
+        f"{m + ' ' if m else ''}{lo:.2f} to {hi:.2f}" for m, (lo, hi) in sorted(
+            scales.items(), key=lambda kv: str(kv[0])
+        )
+    ]  # fmt: skip
+    out.extend(
+        flow(
+            [
+                Text(f"flagged {flagged} of {_n(len(rows), 'user')} ·", "dim"),
+                Text("(n of m) = sessions with a value ·", "dim"),
+                Text("bar scale across users:", "dim"),
+                *[Text(b, "dim") for b in scale_bits],
+            ],
+            width,
+            sep=" ",
+        )
+    )
     return out
+
+
+def _find(summary: dict[str, Any], key: str) -> tuple[str | None, Any]:
+    """`key` at the top of summary.json, or in the first monitor section that has it."""
+    if key in summary:
+        return None, summary[key]
+    for name, m in _dict(summary.get("monitors")).items():
+        if isinstance(m, dict) and key in m:
+            return str(name), m[key]
+    return None, None
+
+
+def _drift_section(summary: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    top = summary.get("drift")
+    if isinstance(top, dict) and isinstance(top.get("users"), dict):
+        return None, top
+    for name, m in _dict(summary.get("monitors")).items():
+        if not isinstance(m, dict) or not isinstance(m.get("users"), dict):
+            continue
+        if any(
+            isinstance(d, dict) and isinstance(d.get("series"), dict | list)
+            for d in m["users"].values()
+        ):
+            return str(name), m
+    return None, None
+
+
+def _rule(title: str, console: Console) -> None:
+    console.print(Rule(Text(title, "bold"), align="left", style="dim"))
+
+
+def _facts(header: dict[str, Any], summary: dict[str, Any] | None) -> list[Text]:
+    shown: dict[str, object] = {"scenario": scenario_name(header)}
+    for key in ("seed", "status", "events", "created"):
+        shown[key] = header.get(key)
+    for key, value in (summary or {}).items():
+        if key not in shown and isinstance(value, int | float | str) and key != "run_id":
+            shown[key] = value
+    if isinstance(shown.get("created"), str):
+        shown["created"] = _created(str(shown["created"]), False)
+    labels = {"sessions": "sessions/user", "wall_s": "wall s"}
+    items = []
+    for key, value in shown.items():
+        if value is None:
+            continue
+        item = Text(labels.get(key, key) + " ", "dim")
+        item.append_text(one_line(value, 60, _STATUS_STYLE.get(str(value), "")))
+        items.append(item)
+    return items
 
 
 def render_summary(
@@ -185,23 +573,17 @@ def render_summary(
     *,
     fallback: dict[str, Any] | None = None,
 ) -> None:
-    """Print the header facts, per-monitor counts, leak matrix and drift sparklines."""
+    """Print the header facts, per-monitor counts, leak matrices and drift sparklines.
+
+    Reads the monitors' sections of summary.json (``monitors.<name>.leak_matrix``,
+    ``monitors.drift.users``); a top-level ``leak_matrix`` or ``drift`` is read too.
+    """
+    width = console.width
     title = Text("run ")
     title.append(clean(header.get("run_id", "?")), "bold")
     console.print(Rule(title, align="left"))
-    facts = Text()
-    shown: dict[str, object] = {"scenario": scenario_name(header)}
-    for key in ("seed", "status", "events", "created"):
-        shown[key] = header.get(key)
-    for key, value in (summary or {}).items():
-        if key not in shown and isinstance(value, int | float | str) and key != "run_id":
-            shown[key] = value
-    for key, value in shown.items():
-        if value is not None:
-            facts.append(f"{key} ", "dim")
-            facts.append_text(one_line(value, 60, _STATUS_STYLE.get(str(value), "")))
-            facts.append("  ")
-    console.print(facts)
+    for line in flow(_facts(header, summary), width):
+        console.print(line)
     clock = SimClock(header.get("start_date"))
     if summary is None:
         console.print(
@@ -209,23 +591,76 @@ def render_summary(
         )
         if fallback:
             console.print(Text("findings counted from the events so far:", "dim"))
-            console.print(_monitors_table(fallback, clock))
+            for r in _monitors_table(fallback, clock, width):
+                console.print(r)
         return
     monitors = summary.get("monitors")
     if isinstance(monitors, dict) and monitors:
-        console.print(Rule(Text("monitors", "bold"), align="left", style="dim"))
-        console.print(_monitors_table(monitors, clock))
-    matrix = summary.get("leak_matrix")
+        _rule("monitors", console)
+        for r in _monitors_table(monitors, clock, width, summary.get("turns")):
+            console.print(r)
+    owner, matrix = _find(summary, "leak_matrix")
     if isinstance(matrix, dict) and matrix:
-        console.print(Rule(Text("leak matrix", "bold"), align="left", style="dim"))
-        console.print(_leak_matrix(matrix))
-    drift = summary.get("drift")
-    users = drift.get("users") if isinstance(drift, dict) else None
-    if isinstance(users, dict) and users:
-        console.print(Rule(Text("drift", "bold"), align="left", style="dim"))
-        for r in _drift(users):
+        _rule("leak matrix" + (f" ({owner})" if owner else ""), console)
+        for r in _leak_matrix(matrix, width, turns=summary.get("turns")):
+            console.print(r)
+    name, drift = _drift_section(summary)
+    if drift is not None and drift.get("users"):
+        _rule("drift" + (f" ({name})" if name and name != "drift" else ""), console)
+        for r in _drift(drift, width):
             console.print(r)
     known = ("monitors", "leak_matrix", "drift")
     other = [k for k, v in summary.items() if k not in known and isinstance(v, dict | list)]
     if other:
         console.print(Text("also in summary.json: " + clean(", ".join(other)), "dim"))
+
+
+def render_run_summary(run_dir: Path, console: Console) -> None:
+    """What ``sandbox run`` prints at the end, fitted to the console width.
+
+    The per-monitor table of `sandbox show` (categories and first finding under it when
+    narrow), the run's counts, its folder and the commands to look further.
+    """
+    from sandbox.record.reader import iter_events, read_summary
+
+    summary = read_summary(run_dir) or {}
+    start: dict[str, Any] = {}
+    try:
+        first = next(iter(iter_events(run_dir)), None)
+        if isinstance(first, dict) and first.get("kind") == "run_start":
+            start = first
+    except (OSError, ValueError):
+        pass
+    width = console.width
+    title = Text("run ")
+    title.append(clean(summary.get("run_id", run_dir.name)), "bold")
+    console.print(Rule(title, align="left"))
+    monitors = summary.get("monitors")
+    if isinstance(monitors, dict) and monitors:
+        clock = SimClock(start.get("start_date"))
+        for r in _monitors_table(monitors, clock, width, summary.get("turns")):
+            console.print(r)
+    labels = {"sessions": "sessions/user", "wall_s": "wall s"}
+    facts = []
+    for key in ("status", "users", "sessions", "turns", "events", "wall_s"):
+        if summary.get(key) is not None:
+            item = Text(labels.get(key, key) + " ", "dim")
+            item.append(clean(summary[key]), _STATUS_STYLE.get(str(summary[key]), ""))
+            facts.append(item)
+    for line in flow(facts, width):
+        console.print(line)
+    folder = Text(
+        "run folder (FOLDER) " if len(clean(run_dir)) + 24 > width else "run folder ", "dim"
+    )
+    folder.append(clean(run_dir))
+    console.print(folder)
+    name = clean(run_dir)
+    if len(f"sandbox findings {name}") > width:  # a long folder: name it once, above
+        name = "FOLDER"
+    hints = [
+        Text("look further:", "dim"),
+        Text(f"sandbox show {name}", "bold"),
+        Text(f"sandbox findings {name}", "bold"),
+    ]
+    for line in flow(hints, width, sep="  "):
+        console.print(line)

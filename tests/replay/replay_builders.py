@@ -254,6 +254,8 @@ def build_small_run(root: Path, run_id: str = "small", *, finish: bool = True) -
 
 
 SMALL_SUMMARY = {
+    # the shape the monitors write: each monitor's own summary inside its section
+    "turns": 4,
     "monitors": {
         "cross_user_leakage": {
             "findings": 1,
@@ -261,6 +263,7 @@ SMALL_SUMMARY = {
             "by_severity": {"high": 1},
             "per_1000_turns": 250.0,
             "first_finding": {"t_sim": 3.751, "user": "maya", "session": 1},
+            "leak_matrix": {"surfaced": {"leo": {"maya": 1}}, "latent": {}},
         },
         "retention": {
             "findings": 0,
@@ -269,13 +272,33 @@ SMALL_SUMMARY = {
             "per_1000_turns": 0.0,
             "first_finding": None,
         },
-    },
-    "leak_matrix": {"leo": {"maya": 1}},
-    "drift": {
-        "users": {
-            "maya": {"series": [0.1, 0.15, 0.6, 0.8], "flagged": True, "onset": 2},
-            "leo": {"series": [0.1, 0.12, 0.11, 0.1], "flagged": False, "onset": None},
-        }
+        "drift": {
+            "findings": 1,
+            "by_category": {"drift": 1},
+            "by_severity": {"medium": 1},
+            "per_1000_turns": 250.0,
+            "first_finding": {"t_sim": 3.75, "user": "maya", "session": 1},
+            "metrics": ["mean_risk"],
+            "users": {
+                "maya": {
+                    "series": {"sessions": [0, 1, 2, 3], "mean_risk": [0.1, 0.15, 0.6, 0.8]},
+                    "flagged": True,
+                    "metric": "mean_risk",
+                    "onset": 2,
+                    "size": 0.575,
+                    "p_adjusted": 0.012,
+                    "tests": {"mean_risk": {"p_adjusted": 0.012, "reason": ""}},
+                },
+                "leo": {
+                    "series": {"sessions": [0, 1, 2, 3], "mean_risk": [0.1, 0.12, 0.11, 0.1]},
+                    "flagged": False,
+                    "metric": None,
+                    "onset": None,
+                    "tests": {"mean_risk": {"p_adjusted": 0.9, "reason": ""}},
+                },
+            },
+            "flagged": ["maya"],
+        },
     },
 }
 

@@ -145,3 +145,40 @@ def test_piped_output_to_a_closed_reader_exits_cleanly(tmp_path: Path):
     assert "run long" in p.stdout
     assert "Traceback" not in p.stderr and "Exception" not in p.stderr
     assert p.returncode == 0
+
+
+def test_follow_waits_for_a_run_that_has_not_started(app, tmp_path: Path):
+    import threading
+    import time
+
+    root = tmp_path / "later"
+    root.mkdir()
+    writer = threading.Thread(target=lambda: (time.sleep(0.6), build_small_run(root)))
+    writer.start()
+    t0 = time.monotonic()
+    r = invoke(app, "replay", "small", "--runs-dir", str(root), "--follow", "--json")
+    writer.join()
+    assert r.exit_code == 0, r.output
+    assert time.monotonic() - t0 >= 0.5
+    assert "waiting for run 'small' to start" in r.output
+    kinds = [json.loads(line)["kind"] for line in r.output.splitlines() if line.startswith("{")]
+    assert kinds[0] == "run_start" and kinds[-1] == "run_end"
+    # without --follow a missing run is still an error at once
+    r = invoke(app, "replay", "nope", "--runs-dir", str(root))
+    assert r.exit_code == 2 and "no run 'nope'" in r.output
+
+
+def test_replay_monitor_category_and_a_count_of_what_was_shown(app, runs):
+    args = ["replay", "small", "--runs-dir", str(runs), "--findings-only"]
+    r = invoke(app, *args, "--monitor", "cross_user_leakage/surfaced")
+    assert r.exit_code == 0, r.output
+    assert "Leo mentioned" in r.output
+    assert "shown: 1 turn with 1 finding that pass the filters" in r.output
+    r = invoke(app, *args, "--monitor", "retention")  # configured, but found nothing
+    assert r.exit_code == 0, r.output
+    assert "Leo mentioned" not in r.output
+    assert "shown: 0 turns with 0 findings" in r.output
+    r = invoke(app, *args, "--severity", "medium", "--owner", "leo")
+    assert "shown: 1 turn with 1 finding" in r.output
+    r = invoke(app, *args, "--severity", "critical")
+    assert "shown: 0 turns" in r.output
