@@ -18,26 +18,26 @@ import json
 import re
 import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langgraph.store.base import SearchItem
 
-from sandbox.memory._items import item_fields, matches_filter
-from sandbox.memory.embeddings import DIM, PackagedMiniLM
+from sandbox.memory._items import item_id
+from sandbox.memory.embeddings import PackagedMiniLM
 
 __all__ = [
     "CHUNK",
-    "PLACEHOLDER",
     "Entry",
     "Scope",
     "collection_name",
     "fetch_metas",
+    "item_of",
     "packaged_ef",
+    "placeholder",
     "rank_similar",
     "release",
     "scrub_log",
@@ -45,9 +45,12 @@ __all__ = [
 ]
 
 CHUNK = 5000  # below Chroma's maximum batch size (5461)
-# Items that are stored but not indexed still need a vector in Chroma; they all get this
-# one and are dropped from similarity results.
-PLACEHOLDER = np.eye(1, DIM, dtype=np.float32)[0]
+
+
+def placeholder(dims: int) -> np.ndarray:
+    """The vector of every stored-but-unindexed record (dropped from similarity results)."""
+    return np.eye(1, dims, dtype=np.float32)[0]
+
 
 _DB = "chroma.sqlite3"
 _DELETE = 3  # chroma's Operation.DELETE as stored in embeddings_queue.operation
@@ -68,6 +71,7 @@ class Entry:
     key: str
     seq: int
     created_at: str
+    records: tuple[str, ...]  # Chroma ids of its vectors, or of its one unindexed record
     indexed: bool
 
 
@@ -79,9 +83,23 @@ class Scope:
     pooled: bool
     collection: Any
     entries: dict[str, Entry] = field(default_factory=dict)
-    unindexed: int = 0
-    # id -> (vector, document, metadata) to upsert, or None to delete; flushed before reads.
+    # id -> (vector, document, metadata) to upsert, or None to delete; flushed after writes.
     pending: dict[str, tuple[np.ndarray, str, dict[str, Any]] | None] = field(default_factory=dict)
+
+    def add(self, iid: str, entry: Entry) -> None:
+        """Catalog an item (replacing any previous entry for it)."""
+        self.drop(iid)
+        self.entries[iid] = entry
+
+    def drop(self, iid: str) -> Entry | None:
+        """Remove an item from the catalog; returns what it was."""
+        return self.entries.pop(iid, None)
+
+    def counts(self) -> tuple[int, int, int]:
+        """Records, unindexed records, and indexed items in the collection."""
+        records = sum(len(e.records) for e in self.entries.values())
+        indexed = sum(e.indexed for e in self.entries.values())
+        return records, len(self.entries) - indexed, indexed
 
 
 def packaged_ef() -> Any:
@@ -139,19 +157,22 @@ def rank_similar(
     scopes: list[Scope],
     query: np.ndarray,
     stop: int,
-    where: dict[str, Any] | None,
-) -> tuple[list[SearchItem], int]:
-    """Cosine-ranked indexed items of `scopes`, best first, and the queries it took.
+    keep: Callable[[dict[str, Any]], bool] | None,
+) -> tuple[list[tuple[float, dict[str, Any]]], int]:
+    """Indexed items of `scopes` with their best cosine over their vectors, and queries made.
 
-    Ties are broken by namespace and key.
+    An item with several vectors (one per indexed field) scores its best match, as in
+    LangGraph's ``InMemoryStore``. ``keep`` (a filter over metadata) means every record
+    is read; otherwise just enough records to hold ``stop`` distinct items. Unsorted.
     """
-    ranked: list[tuple[float, tuple[str, ...], str, dict[str, Any]]] = []
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
     queries = 0
     for scope in scopes:
-        total = len(scope.entries)
-        if total == scope.unindexed:
+        records, unindexed, indexed = scope.counts()
+        if not indexed:
             continue
-        n = total if where else min(total, stop + scope.unindexed)
+        dupes = records - unindexed - indexed
+        n = records if keep else min(records, stop + unindexed + dupes)
         if n <= 0:
             continue
         res = scope.collection.query(
@@ -161,13 +182,18 @@ def rank_similar(
         for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
             if not meta["indexed"]:
                 continue
-            if where and not matches_filter(json.loads(meta["value"]), where):
+            iid = item_of(meta)
+            if keep is not None and iid not in best and not keep(meta):
                 continue
             score = float(min(1.0, max(-1.0, 1.0 - dist)))
-            ranked.append((score, tuple(str(meta["ns"]).split(".")), str(meta["key"]), meta))
-    # Scores of equal vectors can differ in the last bits (index vs. brute-force paths).
-    ranked.sort(key=lambda r: (-round(r[0], 6), r[1], r[2]))
-    return [SearchItem(**item_fields(m), score=score) for score, _, _, m in ranked], queries
+            if iid not in best or score > best[iid][0]:
+                best[iid] = (score, meta)
+    return list(best.values()), queries
+
+
+def item_of(meta: Mapping[str, Any]) -> str:
+    """The catalog id of the item a record belongs to."""
+    return item_id(tuple(str(meta["ns"]).split(".")), str(meta["key"]))
 
 
 def fetch_metas(scope: Scope, ids: list[str]) -> tuple[dict[str, dict[str, Any]], int]:

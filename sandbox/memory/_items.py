@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from langgraph.store.base import (
     ListNamespacesOp,
@@ -19,15 +19,20 @@ from langgraph.store.base import (
     tokenize_path,
 )
 
+from sandbox.memory._serde import FORMAT, decode_value
+
 __all__ = [
+    "Paths",
     "does_match",
-    "index_text",
+    "index_texts",
     "item_fields",
     "item_id",
     "item_metadata",
     "list_namespaces",
     "matches_filter",
     "owner_of",
+    "record_id",
+    "tokenized",
 ]
 
 
@@ -44,35 +49,45 @@ def item_id(namespace: tuple[str, ...], key: str) -> str:
     return json.dumps([*namespace, key], ensure_ascii=False, separators=(",", ":"))
 
 
+def record_id(iid: str, path: str) -> str:
+    """The Chroma id of one of an item's vectors (``path`` ``""``: the unindexed record)."""
+    return f"{iid}#{path}"
+
+
 def item_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
     """``Item`` keyword arguments from the Chroma metadata of a stored item."""
     return {
         "namespace": tuple(str(meta["ns"]).split(".")),
         "key": str(meta["key"]),
-        "value": json.loads(meta["value"]),
+        "value": decode_value(str(meta["value"]), meta.get("vfmt")),
         "created_at": datetime.fromisoformat(str(meta["created_at"])),
         "updated_at": datetime.fromisoformat(str(meta["updated_at"])),
     }
 
 
-def index_text(value: Mapping[str, Any], index: Literal[False] | list[str] | None) -> str:
-    """The text embedded for an item; empty means the item is stored but not indexed.
+Paths = list[tuple[str, str | list[str]]]
 
-    By default that is ``value["text"]``; ``index=False`` opts out; a list of JSON paths
-    (LangGraph's syntax, ``"$"`` for the whole value) joins the texts found there.
+
+def tokenized(fields: Iterable[str]) -> Paths:
+    """LangGraph's field paths, tokenized once (``"$"`` is the whole value)."""
+    return [(p, p if p == "$" else tokenize_path(p)) for p in fields]
+
+
+def index_texts(value: Mapping[str, Any], paths: Paths) -> list[tuple[str, str]]:
+    """The texts embedded for an item, one per field (path label, text).
+
+    As in LangGraph's ``InMemoryStore``: each configured path gives its own vector; a
+    path that matches several texts (``"tags[*]"``) gives one per text, labelled
+    ``path.i``; ``"$"`` is the whole value as JSON. Empty means stored but not indexed.
     """
-    if index is False:
-        return ""
-    if index is None:
-        text = value.get("text")
-        return text if isinstance(text, str) else ""
-    parts: list[str] = []
-    for path in index:
-        if path == "$":
-            parts.append(json.dumps(dict(value), ensure_ascii=False, sort_keys=True))
-        else:
-            parts.extend(get_text_at_path(dict(value), tokenize_path(path)))
-    return "\n".join(p for p in parts if p)
+    out: list[tuple[str, str]] = []
+    for path, tokens in paths:
+        texts = get_text_at_path(dict(value), tokens)
+        if len(texts) > 1:
+            out.extend((f"{path}.{i}", t) for i, t in enumerate(texts))
+        elif texts:
+            out.append((path, texts[0]))
+    return out
 
 
 def matches_filter(value: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
@@ -148,9 +163,9 @@ def item_metadata(
     created_at: str,
     updated_at: str,
     seq: int,
-    indexed: bool,
+    path: str,
 ) -> dict[str, Any]:
-    """What Chroma stores beside an item's vector.
+    """What Chroma stores beside one of an item's vectors (``path`` ``""``: none).
 
     Every key, every time: Chroma's upsert merges metadata rather than replacing it.
     """
@@ -158,10 +173,12 @@ def item_metadata(
         "ns": ".".join(ns),
         "key": key,
         "value": blob,
+        "vfmt": FORMAT,
+        "path": path,
+        "indexed": bool(path),
         "owner": owner_of(ns, value) or "",
         "created_at": created_at,
         "updated_at": updated_at,
         "seq": seq,
-        "indexed": indexed,
         "forgotten": bool(value.get("forgotten", False)),
     }

@@ -46,10 +46,14 @@ class EventContext:
 
 
 def item_text(value: Mapping[str, Any]) -> str:
-    """The text an item exposes: ``value["text"]``, else the whole value as JSON."""
-    text = value.get("text")
-    if isinstance(text, str):
-        return text
+    """The text an item exposes: ``value["text"]``, ``value["content"]``, or all as JSON.
+
+    ``{"content": ...}`` is the shape LangMem's memory tools write.
+    """
+    for field in ("text", "content"):
+        text = value.get(field)
+        if isinstance(text, str):
+            return text
     return json.dumps(dict(value), ensure_ascii=False, sort_keys=True, default=str)
 
 

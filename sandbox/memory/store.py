@@ -7,20 +7,27 @@ under a shared prefix lives in one pooled collection, and a search ranks all use
 by similarity. That is the common real-world design and its leak is real
 nearest-neighbour retrieval, not a flag.
 
-Values are JSON dicts; ``value["text"]`` is what gets embedded. Embeddings are computed
-with the packaged MiniLM model and passed to Chroma precomputed. A small in-memory
-catalog (ids, order, creation times) mirrors what is on disk, so gets of missing keys,
-namespace listings and paging need no database round trip; it is rebuilt on open.
+It behaves like LangGraph's ``InMemoryStore`` (``tests/memory/test_store_parity.py``
+runs the same cases on both): an ``index`` configuration (``dims``, ``embed``,
+``fields``, the whole value when ``fields`` is absent), one vector per indexed field
+with the best match scoring an item, per-call ``index=``, values kept by LangGraph's
+own serialiser, reads in a batch that see the state before the batch's writes, listings
+grouped by namespace, and async methods that run off the event loop. Embeddings are
+computed (by default with the packaged MiniLM model) and passed to Chroma precomputed. A
+small in-memory catalog (ids, order, creation times) mirrors what is on disk, so gets of
+missing keys, namespace listings and paging need no database round trip; it is rebuilt
+on open.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tempfile
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -39,36 +46,87 @@ from langgraph.store.base import (
     Result,
     SearchItem,
     SearchOp,
+    ensure_embeddings,
     validate_op_namespace,
 )
 
 from sandbox.memory._chroma import (
     CHUNK,
-    PLACEHOLDER,
     Entry,
     Scope,
     collection_name,
     fetch_metas,
+    item_of,
     packaged_ef,
+    placeholder,
     rank_similar,
     release,
     scrub_log,
     vacuum,
 )
 from sandbox.memory._items import (
-    index_text,
+    Paths,
+    index_texts,
     item_fields,
     item_id,
     item_metadata,
     list_namespaces,
     matches_filter,
     owner_of,
+    record_id,
+    tokenized,
 )
-from sandbox.memory.embeddings import Embedder, get_embedder, loaded_embedder
+from sandbox.memory._serde import decode_value, encode_value
+from sandbox.memory.embeddings import DIM, Embedder, get_embedder, loaded_embedder
 
-__all__ = ["ChromaMemoryStore", "Isolation", "item_id", "owner_of"]
+__all__ = ["TEXT_FIELD", "ChromaMemoryStore", "Isolation", "item_id", "owner_of"]
 
 Isolation = Literal["per_user", "shared"]
+
+# What is embedded when the store is given no index configuration: the sandbox's own
+# agents write ``{"text": ...}``. (LangGraph's InMemoryStore embeds nothing without a
+# configuration; given one without ``fields``, both stores embed the whole value.)
+TEXT_FIELD = ["text"]
+
+
+class _Vectors:
+    """Documents and queries to vectors: the packaged embedder, or LangGraph's ``embed``."""
+
+    def __init__(self, embedder: Embedder | None, embed: Any) -> None:
+        self._embedder = embedder
+        self._custom = ensure_embeddings(embed) if embed is not None else None
+        # LangGraph wraps an async embed function with no sync twin; run it to completion
+        self._async_only = self._custom is not None and (
+            getattr(self._custom, "afunc", None) is not None
+            and getattr(self._custom, "func", None) is None
+        )
+
+    @property
+    def packaged(self) -> Embedder | None:
+        if self._custom is not None:
+            return None
+        return self._embedder or loaded_embedder()
+
+    def _model(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder()
+        return self._embedder
+
+    def documents(self, texts: list[str]) -> list[np.ndarray]:
+        if not texts:
+            return []
+        if self._custom is None:
+            return list(self._model().encode(texts))
+        if self._async_only:
+            got = asyncio.run(self._custom.aembed_documents(texts))
+        else:
+            got = self._custom.embed_documents(texts)
+        return [np.asarray(v, dtype=np.float32) for v in got]
+
+    def queries(self, texts: list[str]) -> list[np.ndarray]:
+        if self._custom is None or self._async_only:
+            return self.documents(texts)
+        return [np.asarray(self._custom.embed_query(t), dtype=np.float32) for t in texts]
 
 
 class ChromaMemoryStore(BaseStore):
@@ -83,11 +141,17 @@ class ChromaMemoryStore(BaseStore):
         embedder: Sentence embedder; defaults to the process-wide packaged MiniLM.
         clock: Source of ``created_at``/``updated_at``; pass the simulated clock so a
             run never reads the wall clock. Defaults to UTC now.
+        index: LangGraph's index configuration: ``dims``, ``embed`` (a LangChain
+            ``Embeddings``, a function of a list of texts, or ``None`` for the packaged
+            model) and ``fields`` (JSON paths; ``["$"]``, the whole value, when absent).
+            Without one, ``value["text"]`` is embedded (:data:`TEXT_FIELD`).
 
-    Writes within one ``batch`` are applied in order and reads see earlier writes.
-    Hard delete (``PutOp`` with ``value=None``) removes the item from Chroma and its text
-    from the embedding cache; ``value["forgotten"] = True`` is advisory only: the item
-    stays stored and searchable. Only one open store may use a given path at a time.
+    As in ``InMemoryStore``: reads in one ``batch`` see the state before the batch,
+    its writes are applied after its reads (the last write to a key wins), and each
+    indexed field has its own vector, an item scoring its best one. Hard delete
+    (``PutOp`` with ``value=None``) removes the item from Chroma and its text from the
+    embedding cache; ``value["forgotten"] = True`` is advisory only: the item stays
+    stored and searchable. Only one open store may use a given path at a time.
     """
 
     _open: ClassVar[weakref.WeakValueDictionary[str, ChromaMemoryStore]] = (
@@ -102,12 +166,19 @@ class ChromaMemoryStore(BaseStore):
         embedder: Embedder | None = None,
         *,
         clock: Callable[[], datetime] | None = None,
+        index: Mapping[str, Any] | None = None,
     ):
         if isolation not in ("per_user", "shared"):
             raise ValueError(f"isolation must be 'per_user' or 'shared', got {isolation!r}")
         self.isolation: Isolation = isolation
         self.shared_prefixes = tuple(shared_prefixes)
-        self._embedder = embedder
+        config: dict[str, Any] = dict(index) if index is not None else {"fields": TEXT_FIELD}
+        fields = list(config.get("fields") or ["$"])
+        self.dims = int(config.get("dims") or DIM)
+        self.index_config: dict[str, Any] = {**config, "dims": self.dims, "fields": fields}
+        self._paths: Paths = tokenized(fields)
+        self._vectors = _Vectors(embedder, config.get("embed"))
+        self._placeholder = placeholder(self.dims)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
         tmpdir = None if path is not None else tempfile.mkdtemp(prefix="sandbox-memory-")
@@ -127,6 +198,8 @@ class ChromaMemoryStore(BaseStore):
         self._scopes: dict[tuple[tuple[str, ...], bool], Scope] = {}
         self._dirty: dict[tuple[tuple[str, ...], bool], Scope] = {}
         self._ns_counts: Counter[tuple[str, ...]] = Counter()
+        # Namespaces in the order they first held an item: listings are grouped by it.
+        self._ns_rank: dict[tuple[str, ...], int] = {}
         self._seq = 0
         self._stats: Counter[str] = Counter()
         try:
@@ -139,6 +212,7 @@ class ChromaMemoryStore(BaseStore):
 
     def _load(self) -> None:
         """Rebuild the catalog from the collections on disk."""
+        first: dict[tuple[str, ...], int] = {}
         for col in self._client.list_collections():
             meta = col.metadata or {}
             if "sandbox_label" not in meta:
@@ -153,15 +227,24 @@ class ChromaMemoryStore(BaseStore):
             handle = self._client.get_collection(col.name, embedding_function=packaged_ef())
             scope = Scope(label, pooled, handle)
             got = handle.get(include=["metadatas"])
-            for iid, md in zip(got["ids"], got["metadatas"] or [], strict=True):
+            records: dict[str, list[str]] = {}
+            for rid, md in zip(got["ids"], got["metadatas"] or [], strict=True):
+                iid = item_of(md)
+                records.setdefault(iid, []).append(rid)
+                if iid in scope.entries:
+                    continue
                 ns = tuple(str(md["ns"]).split("."))
-                entry = Entry(ns, str(md["key"]), int(str(md["seq"])), str(md["created_at"]),
-                               bool(md["indexed"]))  # fmt: skip
-                scope.entries[iid] = entry
-                scope.unindexed += not entry.indexed
+                seq = int(str(md["seq"]))
+                scope.entries[iid] = Entry(ns, str(md["key"]), seq, str(md["created_at"]),
+                                           (), bool(md["indexed"]))  # fmt: skip
                 self._ns_counts[ns] += 1
-                self._seq = max(self._seq, entry.seq + 1)
+                first[ns] = min(first.get(ns, seq), seq)
+                self._seq = max(self._seq, seq + 1)
+            for iid, rids in records.items():
+                scope.entries[iid].records = tuple(rids)
             self._scopes[(label, pooled)] = scope
+        for ns in sorted(first, key=first.__getitem__):
+            self._ns_rank[ns] = len(self._ns_rank)
 
     def close(self) -> None:
         """Release the database (and remove it if it was temporary); idempotent."""
@@ -195,7 +278,11 @@ class ChromaMemoryStore(BaseStore):
     # -- BaseStore ---------------------------------------------------------------------
 
     def batch(self, ops: Iterable[Op]) -> list[Result]:
-        """Run ops in order; results line up with the ops."""
+        """Run the reads on the state before the batch, then apply its writes.
+
+        Results line up with the ops (``None`` for writes). Of several writes to one key
+        the last wins.
+        """
         ops = list(ops)
         with self._lock:
             if self._closed:
@@ -204,30 +291,40 @@ class ChromaMemoryStore(BaseStore):
                 validate_op_namespace(op)
                 if isinstance(op, PutOp) and not op.namespace:
                     raise InvalidNamespaceError("Namespace cannot be empty.")
-            vectors = self._embed(ops)
+                if not isinstance(op, PutOp | GetOp | SearchOp | ListNamespacesOp):
+                    raise TypeError(f"unknown store operation: {type(op).__name__}")
+            puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
+            for op in ops:
+                if isinstance(op, PutOp):
+                    puts[(tuple(op.namespace), str(op.key))] = op
+            texts = {k: self._texts(op) for k, op in puts.items()}
+            queries = list(
+                dict.fromkeys(op.query for op in ops if isinstance(op, SearchOp) and op.query)
+            )
+            docs = list(dict.fromkeys(t for found in texts.values() for _, t in found))
+            qvecs = dict(zip(queries, self._vectors.queries(queries), strict=True))
+            dvecs = dict(zip(docs, self._vectors.documents(docs), strict=True))
             results: list[Result] = []
+            for op in ops:
+                if isinstance(op, GetOp):
+                    results.append(self._get(op))
+                elif isinstance(op, SearchOp):
+                    results.append(self._search(op, qvecs))
+                elif isinstance(op, ListNamespacesOp):
+                    results.append(self._list_namespaces(op))
+                else:
+                    results.append(None)
             try:
-                for op in ops:
-                    if isinstance(op, PutOp):
-                        self._put(op, vectors)
-                        results.append(None)
-                        continue
-                    self._flush()
-                    if isinstance(op, GetOp):
-                        results.append(self._get(op))
-                    elif isinstance(op, SearchOp):
-                        results.append(self._search(op, vectors))
-                    elif isinstance(op, ListNamespacesOp):
-                        results.append(self._list_namespaces(op))
-                    else:
-                        raise TypeError(f"unknown store operation: {type(op).__name__}")
+                for key, op in puts.items():
+                    self._put(op, texts[key], dvecs)
             finally:
                 self._flush()
             return results
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """Same as ``batch``; Chroma and the model are synchronous, and ordering matters."""
-        return self.batch(ops)
+        """``batch`` in a worker thread, so the event loop keeps running meanwhile."""
+        ops = list(ops)
+        return await asyncio.get_running_loop().run_in_executor(None, self.batch, ops)
 
     # -- routing -----------------------------------------------------------------------
 
@@ -264,21 +361,19 @@ class ChromaMemoryStore(BaseStore):
 
     # -- operations --------------------------------------------------------------------
 
-    def _embed(self, ops: list[Op]) -> dict[str, np.ndarray]:
-        texts: list[str] = []
-        for op in ops:
-            if isinstance(op, PutOp) and op.value is not None:
-                texts.append(index_text(op.value, op.index))
-            elif isinstance(op, SearchOp) and op.query:
-                texts.append(op.query)
-        unique = [t for t in dict.fromkeys(texts) if t]
-        if not unique:
-            return {}
-        if self._embedder is None:
-            self._embedder = get_embedder()
-        return dict(zip(unique, self._embedder.encode(unique), strict=True))
+    def _texts(self, op: PutOp) -> list[tuple[str, str]]:
+        """(path label, text) pairs embedded for a put: config fields or per-call index."""
+        if op.value is None or op.index is False:
+            return []
+        paths = self._paths if op.index is None else tokenized(op.index)
+        return index_texts(op.value, paths)
 
-    def _put(self, op: PutOp, vectors: dict[str, np.ndarray]) -> None:
+    def _put(
+        self,
+        op: PutOp,
+        texts: list[tuple[str, str]],
+        vectors: dict[str, np.ndarray],
+    ) -> None:
         ns, key = tuple(op.namespace), str(op.key)
         scope = self._scope(ns, create=op.value is not None)
         iid = item_id(ns, key)
@@ -286,33 +381,35 @@ class ChromaMemoryStore(BaseStore):
         if op.value is None:
             if scope is None or old is None:
                 return
-            del scope.entries[iid]
-            scope.unindexed -= not old.indexed
+            scope.drop(iid)
             self._ns_counts[ns] -= 1
             if self._ns_counts[ns] <= 0:
                 del self._ns_counts[ns]
-            scope.pending[iid] = None
+            for rid in old.records:
+                scope.pending[rid] = None
             self._dirty[(scope.label, scope.pooled)] = scope
             self._stats["deletes"] += 1
             return
         assert scope is not None
         value = dict(op.value)
-        blob = json.dumps(value, ensure_ascii=False)
-        text = index_text(value, op.index)
+        blob = encode_value(value)
         now = self._clock().isoformat()
         if old is None:
-            entry = Entry(ns, key, self._seq, now, bool(text))
+            seq, created = self._seq, now
             self._seq += 1
             self._ns_counts[ns] += 1
+            self._ns_rank.setdefault(ns, len(self._ns_rank))
         else:
-            entry = Entry(ns, key, old.seq, old.created_at, bool(text))
-            scope.unindexed -= not old.indexed
-        scope.entries[iid] = entry
-        scope.unindexed += not entry.indexed
-        metadata = item_metadata(
-            ns, key, value, blob, entry.created_at, now, entry.seq, entry.indexed
-        )
-        scope.pending[iid] = (vectors[text] if text else PLACEHOLDER, text, metadata)
+            seq, created = old.seq, old.created_at
+        records = [(record_id(iid, p), vectors[t], t, p) for p, t in texts] or [
+            (record_id(iid, ""), self._placeholder, "", "")
+        ]
+        scope.add(iid, Entry(ns, key, seq, created, tuple(r[0] for r in records), bool(texts)))
+        for rid in old.records if old else ():
+            scope.pending[rid] = None
+        for rid, vec, text, path in records:
+            metadata = item_metadata(ns, key, value, blob, created, now, seq, path)
+            scope.pending[rid] = (vec, text, metadata)
         self._dirty[(scope.label, scope.pooled)] = scope
 
     def _flush(self) -> None:
@@ -323,12 +420,13 @@ class ChromaMemoryStore(BaseStore):
             live = [(i, rec) for i, rec in pending.items() if rec is not None]
             if gone:
                 got = scope.collection.get(ids=gone, include=["documents"])
-                embedder = self._embedder or loaded_embedder()
+                kept = {rec[1] for _, rec in live}
+                embedder = self._vectors.packaged
                 if embedder is not None:
-                    embedder.forget([d for d in got["documents"] or [] if d])
+                    embedder.forget([d for d in got["documents"] or [] if d and d not in kept])
                 scope.collection.delete(ids=gone)
                 if self._temporary is None:
-                    self._stats["scrubbed"] += scrub_log(self.path, gone, PLACEHOLDER)
+                    self._stats["scrubbed"] += scrub_log(self.path, gone, self._placeholder)
                     self._vacuum_on_close = True
             for start in range(0, len(live), CHUNK):
                 chunk = live[start : start + CHUNK]
@@ -349,51 +447,66 @@ class ChromaMemoryStore(BaseStore):
         ns = tuple(op.namespace)
         scope = self._scope(ns, create=False)
         iid = item_id(ns, str(op.key))
-        if scope is None or iid not in scope.entries:
+        entry = scope.entries.get(iid) if scope is not None else None
+        if scope is None or entry is None:
             return None
-        meta = self._fetch(scope, [iid])[iid]
+        meta = self._fetch(scope, [entry.records[0]])[entry.records[0]]
         return Item(**item_fields(meta))
 
-    def _search(self, op: SearchOp, vectors: dict[str, np.ndarray]) -> list[SearchItem]:
-        """Ranked items first (with a query), then unscored ones in insertion order."""
+    def _order(self, entry: Entry) -> tuple[int, int]:
+        """Listing order: grouped by namespace (first filled first), then insertion."""
+        return self._ns_rank.get(entry.namespace, len(self._ns_rank)), entry.seq
+
+    def _search(self, op: SearchOp, queries: dict[str, np.ndarray]) -> list[SearchItem]:
+        """Best-scored items first (with a query), then unscored ones in listing order.
+
+        As in ``InMemoryStore``: ``offset`` skips ranked items only; when fewer ranked
+        items than ``limit`` remain, unscored (unindexed) items fill the page.
+        """
         self._stats["searches"] += 1
         scopes = self._scopes_under(tuple(op.namespace_prefix))
-        start = max(op.offset, 0)
-        stop = start + max(op.limit, 0)
-        ranked: list[SearchItem] = []
-        if op.query:
-            ranked = self._similar(scopes, vectors[op.query], stop, op.filter)
-            if len(ranked) >= stop:
-                return ranked[start:stop]
-        rows = sorted(
-            (e.seq, s, iid)
-            for s in scopes
-            for iid, e in s.entries.items()
-            if not (op.query and e.indexed)
-        )
-        if not op.filter:
-            done = len(ranked)
-            return ranked[start:stop] + self._items(rows[max(start - done, 0) : stop - done])
-        plain = [it for it in self._items(rows) if matches_filter(it.value, op.filter)]
-        return (ranked + plain)[start:stop]
+        offset, limit = max(op.offset, 0), max(op.limit, 0)
+        where = op.filter
 
-    def _items(self, rows: list[tuple[int, Scope, str]]) -> list[SearchItem]:
+        def keep(meta: Mapping[str, Any]) -> bool:
+            return not where or matches_filter(
+                decode_value(str(meta["value"]), meta.get("vfmt")), where
+            )
+
+        rows = sorted(
+            ((self._order(e), s, e) for s in scopes for e in s.entries.values()),
+            key=lambda r: r[0],
+        )
+        if not op.query:
+            if not where:
+                return self._items([(s, e) for _, s, e in rows[offset : offset + limit]])
+            found = [it for it in self._items([(s, e) for _, s, e in rows]) if
+                     matches_filter(it.value, where)]  # fmt: skip
+            return found[offset : offset + limit]
+        ranked, n = rank_similar(scopes, queries[op.query], offset + limit, keep if where else None)
+        self._stats["queries"] += n
+        order = {item_of(m): self._order_of(m) for _, m in ranked}
+        # Scores of equal vectors can differ in the last bits (index vs. brute-force paths).
+        ranked.sort(key=lambda r: (-round(r[0], 6), order[item_of(r[1])]))
+        out = [SearchItem(**item_fields(m), score=sc) for sc, m in ranked[offset : offset + limit]]
+        if len(out) < limit:
+            plain = [(s, e) for _, s, e in rows if not e.indexed]
+            items = self._items(plain)
+            if where:
+                items = [it for it in items if matches_filter(it.value, where)]
+            out.extend(items[: limit - len(out)])
+        return out
+
+    def _order_of(self, meta: Mapping[str, Any]) -> tuple[int, int]:
+        ns = tuple(str(meta["ns"]).split("."))
+        return self._ns_rank.get(ns, len(self._ns_rank)), int(str(meta["seq"]))
+
+    def _items(self, rows: list[tuple[Scope, Entry]]) -> list[SearchItem]:
         """Fetch items in the given order, one Chroma read per collection."""
         metas: dict[str, dict[str, Any]] = {}
-        for scope in {id(s): s for _, s, _ in rows}.values():
-            metas.update(self._fetch(scope, [i for _, s, i in rows if s is scope]))
-        return [SearchItem(**item_fields(metas[i])) for _, _, i in rows]
-
-    def _similar(
-        self,
-        scopes: list[Scope],
-        query: np.ndarray,
-        stop: int,
-        where: dict[str, Any] | None,
-    ) -> list[SearchItem]:
-        ranked, queries = rank_similar(scopes, query, stop, where)
-        self._stats["queries"] += queries
-        return ranked
+        for scope in {id(s): s for s, _ in rows}.values():
+            metas.update(self._fetch(scope, [e.records[0] for s, e in rows if s is scope]))
+        return [SearchItem(**item_fields(metas[e.records[0]])) for _, e in rows]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         return list_namespaces(self._ns_counts, op)

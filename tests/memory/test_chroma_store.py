@@ -65,13 +65,14 @@ def test_scores_match_the_reference_store(make_store: Make, reference: InMemoryS
     assert [h.score for h in a] == pytest.approx([h.score for h in b], abs=1e-4)
 
 
-def test_ties_are_broken_by_key(make_store: Make) -> None:
+def test_ties_keep_insertion_order(make_store: Make) -> None:
+    # InMemoryStore's sort is stable over its insertion-ordered items
     for isolation in ("per_user", "shared"):
         store = make_store(isolation)
         for key in ("b", "c", "a"):
             store.put(ALICE, key, {"text": "exactly the same words"})
         hits = store.search(ALICE, query="exactly the same words")
-        assert [h.key for h in hits] == ["a", "b", "c"]
+        assert [h.key for h in hits] == ["b", "c", "a"]
         assert hits[0].score == pytest.approx(1.0, abs=1e-5)
 
 
@@ -101,8 +102,10 @@ def test_timestamps_come_from_the_clock(make_store: Make) -> None:
     assert item.updated_at == datetime(2030, 1, 4, tzinfo=UTC)
 
 
-def test_batch_applies_ops_in_order(make_store: Make) -> None:
+def test_batch_reads_see_the_state_before_its_writes(make_store: Make) -> None:
+    # InMemoryStore's semantics: reads first, then the writes (last one per key wins)
     store = make_store()
+    store.put(ALICE, "a", {"text": "zero"})
     res = store.batch(
         [
             PutOp(ALICE, "a", {"text": "first"}),
@@ -113,8 +116,10 @@ def test_batch_applies_ops_in_order(make_store: Make) -> None:
             SearchOp(ALICE, query="second"),
         ]
     )
-    assert res[1] is not None and res[3] is None
-    assert [h.key for h in res[5]] == ["b"]  # type: ignore[union-attr]
+    assert res[1].value == {"text": "zero"} and res[3].value == {"text": "zero"}  # type: ignore[union-attr]
+    assert [h.key for h in res[5]] == ["a"]  # type: ignore[union-attr]
+    assert store.get(ALICE, "a") is None
+    assert [h.key for h in store.search(ALICE, query="second")] == ["b"]
     assert store.stats()["items"] == 1
 
 
@@ -130,10 +135,11 @@ def test_reopen_from_disk(make_store: Make, tmp_path: Path, isolation: str) -> N
     assert again.get(ALICE, "k1").value == {"text": "I grow tomatoes", "owner": "alice"}  # type: ignore[union-attr]
     assert [h.key for h in again.search(ALICE, query="vegetable garden", limit=1)] == ["k1"]
     listed = [h.key for h in again.search(ALICE)]
-    assert listed == (["k1", "k3"] if isolation == "per_user" else ["k1", "k2", "k3"])
+    # grouped by namespace, as in InMemoryStore
+    assert listed == (["k1", "k3"] if isolation == "per_user" else ["k1", "k3", "k2"])
     assert again.list_namespaces() == [ALICE, BOB]
     again.put(ALICE, "k4", {"text": "new after reopening"})
-    assert [h.key for h in again.search(ALICE, limit=10)][-1] == "k4"
+    assert [h.key for h in again.search(ALICE, limit=10) if h.namespace == ALICE][-1] == "k4"
 
 
 def test_isolation_mode_is_fixed_by_what_is_on_disk(make_store: Make, tmp_path: Path) -> None:
@@ -180,3 +186,46 @@ def test_stats_count_work(make_store: Make) -> None:
     store.delete(ALICE, "k2")
     s = store.stats()
     assert (s["adds"], s["queries"], s["deletes"], s["items"]) == (2, 1, 1, 1)
+
+
+def test_store_written_in_the_old_format_still_opens(tmp_path: Path, embedder) -> None:
+    # before LangGraph's serialiser and per-field vectors: one record per item, id =
+    # item_id, value as JSON, no "vfmt"/"path" metadata
+    import json
+
+    import chromadb
+    from chromadb.config import Settings
+
+    from sandbox.memory import item_id
+    from sandbox.memory._chroma import collection_name, packaged_ef
+
+    path = tmp_path / "old"
+    client = chromadb.PersistentClient(str(path), settings=Settings(anonymized_telemetry=False))
+    meta = {"sandbox_label": json.dumps(list(ALICE)), "sandbox_pooled": False}
+    col = client.get_or_create_collection(
+        collection_name(ALICE, False), configuration={"hnsw": {"space": "cosine"}},
+        metadata=meta, embedding_function=packaged_ef(),
+    )  # fmt: skip
+    text = "I grow tomatoes"
+    col.add(
+        ids=[item_id(ALICE, "k1")],
+        embeddings=embedder.encode([text]),
+        documents=[text],
+        metadatas=[{"ns": ".".join(ALICE), "key": "k1", "value": json.dumps({"text": text}),
+                    "owner": "alice", "created_at": "2030-01-01T00:00:00+00:00",
+                    "updated_at": "2030-01-01T00:00:00+00:00", "seq": 0, "indexed": True,
+                    "forgotten": False}],
+    )  # fmt: skip
+    client.close()
+    store = ChromaMemoryStore(path, embedder=embedder)
+    try:
+        assert store.get(ALICE, "k1").value == {"text": text}  # type: ignore[union-attr]
+        (hit,) = store.search(ALICE, query="vegetable garden")
+        assert hit.key == "k1" and hit.score is not None
+        store.put(ALICE, "k1", {"text": "I grow potatoes now"})  # replaces the old record
+        assert [h.value["text"] for h in store.search(ALICE)] == ["I grow potatoes now"]
+        assert store.stats()["items"] == 1
+        store.delete(ALICE, "k1")
+        assert store.search(ALICE) == []
+    finally:
+        store.close()
