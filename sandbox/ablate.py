@@ -41,6 +41,7 @@ from sandbox.analysis.composition import (
 )
 from sandbox.analysis.composition_view import AblationProgress
 from sandbox.execute import make_executor
+from sandbox.record.lock import FolderLock
 from sandbox.record.writer import write_json_atomic
 
 __all__ = [
@@ -177,6 +178,7 @@ def run_ablation(
     engine: str = "local",
     alpha: float = 0.05,
     n_boot: int = 2000,
+    lock_wait: float = 0.0,
 ) -> Path:
     """Run (or resume) an ablation and write its composition analysis; return its folder.
 
@@ -198,9 +200,11 @@ def run_ablation(
         engine: executor engine name (``local``, ``serial``, or a registered plugin).
         alpha: significance level (and 1 - CI level) of the analysis.
         n_boot: bootstrap replicates.
+        lock_wait: seconds to wait for another process working on the same folder.
 
     Raises:
         AblationPlanError: the folder holds an ablation with a different plan.
+        FolderBusyError: another live process is working on the same ablation folder.
         SpecError: the scenario or agent config is invalid.
     """
     from sandbox.spec import COMPONENTS
@@ -222,46 +226,53 @@ def run_ablation(
     cells, tasks = plan_tasks(
         scenario, components, seed_list, design, base, root, agent, COMPONENTS
     )
-    _write_plan(root, ablation_id, fingerprint, tasks, scenario, agent)
+    # one process per ablation folder: a second one waits `lock_wait` seconds, then
+    # refuses, rather than redo the work or delete the other's live runs
+    with FolderLock(root, wait=lock_wait):
+        _write_plan(root, ablation_id, fingerprint, tasks, scenario, agent)
 
-    pending = [t for t in tasks if not _done(t.run_dir)]
-    for t in pending:
-        if t.run_dir.exists():
-            shutil.rmtree(t.run_dir)  # a partial run from an interrupt: start it again
-    errors = _execute(pending, cell_fn or run_cell, engine, workers, progress, len(tasks))
+        pending = [t for t in tasks if not _done(t.run_dir)]
+        for t in pending:
+            if t.run_dir.exists():
+                shutil.rmtree(t.run_dir)  # a partial run from an interrupt: start it again
+        errors = _execute(pending, cell_fn or run_cell, engine, workers, progress, len(tasks))
 
-    records: dict[tuple[Cell, int], dict[str, float] | None] = {}
-    by_name = {cell_name(c, components): c for c in cells}
-    incomplete = []
-    for t in tasks:
-        ok = _done(t.run_dir)
-        records[(by_name[t.cell], t.seed)] = read_run_metrics(t.run_dir) if ok else None
-        if not ok:
-            status = run_status(t.run_dir) or "missing"
-            error = errors.get(str(t.run_dir))
-            incomplete.append({"cell": t.cell, "seed": t.seed, "status": status, "error": error})
-    table = MetricTable.from_records(components, cells, seed_list, records)
-    header = {
-        "ablation_id": ablation_id,
-        "scenario": str(scenario),
-        "agent": str(agent) if agent else None,
-        **fingerprint,
-        "cells": [
-            {
-                "name": cell_name(c, components),
-                "on": [x for x in components if x in c],
-                "components": effective_components(c, components, base, COMPONENTS),
-            }
-            for c in cells
-        ],
-        "runs": {
-            "total": len(tasks),
-            "complete": len(tasks) - len(incomplete),
-            "reused": len(tasks) - len(pending),
-            "incomplete": incomplete,
-        },
-    }
-    write_composition(root / "composition.json", header, analyze(table, alpha=alpha, n_boot=n_boot))
+        records: dict[tuple[Cell, int], dict[str, float] | None] = {}
+        by_name = {cell_name(c, components): c for c in cells}
+        incomplete = []
+        for t in tasks:
+            ok = _done(t.run_dir)
+            records[(by_name[t.cell], t.seed)] = read_run_metrics(t.run_dir) if ok else None
+            if not ok:
+                status = run_status(t.run_dir) or "missing"
+                error = errors.get(str(t.run_dir))
+                incomplete.append(
+                    {"cell": t.cell, "seed": t.seed, "status": status, "error": error}
+                )
+        table = MetricTable.from_records(components, cells, seed_list, records)
+        header = {
+            "ablation_id": ablation_id,
+            "scenario": str(scenario),
+            "agent": str(agent) if agent else None,
+            **fingerprint,
+            "cells": [
+                {
+                    "name": cell_name(c, components),
+                    "on": [x for x in components if x in c],
+                    "components": effective_components(c, components, base, COMPONENTS),
+                }
+                for c in cells
+            ],
+            "runs": {
+                "total": len(tasks),
+                "complete": len(tasks) - len(incomplete),
+                "reused": len(tasks) - len(pending),
+                "incomplete": incomplete,
+            },
+        }
+        write_composition(
+            root / "composition.json", header, analyze(table, alpha=alpha, n_boot=n_boot)
+        )
     return root
 
 

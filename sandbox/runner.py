@@ -8,23 +8,83 @@ closes the record with its status.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import platform
+import re
+import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from sandbox.record.events import Error, Event, RunEnd, RunStart
-from sandbox.record.writer import RunWriter
+from sandbox.record.writer import RunFolderError, RunWriter, check_run_id, run_id_part
 from sandbox.spec import Bundle, SpecError, component_issues, spec_hash
 from sandbox.spec.agent import AgentConfig
 
-__all__ = ["Recorder", "build_agent", "default_run_id", "run_scenario"]
+__all__ = [
+    "Recorder",
+    "RunTerminated",
+    "build_agent",
+    "default_run_id",
+    "redact_credentials",
+    "run_scenario",
+]
+
+
+class RunTerminated(BaseException):
+    """The run was stopped by SIGTERM or SIGHUP; it was closed as ``interrupted``.
+
+    A BaseException, like KeyboardInterrupt, so that agent and monitor code that catches
+    Exception does not swallow it. `signum` is the signal; exit with 128 + signum.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signum)  # one plain arg: simpy re-creates it as type(e)(*e.args)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        try:
+            name = signal.Signals(self.signum).name
+        except ValueError:
+            name = f"signal {self.signum}"
+        return f"terminated by {name}"
+
+
+@contextlib.contextmanager
+def _terminate_on_signals() -> Iterator[list[int]]:
+    """Turn SIGTERM and SIGHUP into RunTerminated while the run is being written.
+
+    Only the first signal raises; later ones are ignored, as are all once the caller
+    appends to the yielded list (it does when it starts closing the record), so the
+    record is closed whole. Off the main thread (where handlers cannot be set) nothing
+    changes.
+    """
+    fired: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield fired
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if fired:
+            return
+        fired.append(signum)
+        raise RunTerminated(signum)
+
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield fired
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
 
 _PACKAGES = [
     "persona-sandbox",
@@ -40,6 +100,25 @@ _PACKAGES = [
 ]
 
 
+# user-info in a URL (scheme://user:secret@host): recorded as scheme://***@host
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@?#]+@")
+
+
+def redact_credentials(data: Any) -> Any:
+    """A copy of JSON-like `data` with credentials in URLs replaced by ``***``.
+
+    Specs are recorded in run.json and the run_start event; a ``base_url`` such as
+    ``http://user:key@host/v1`` must not put the key on disk.
+    """
+    if isinstance(data, str):
+        return _URL_USERINFO.sub(r"\1***@", data)
+    if isinstance(data, dict):
+        return {k: redact_credentials(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_credentials(v) for v in data]
+    return data
+
+
 def default_run_id(bundle: Bundle) -> str:
     """Timestamp plus a short hash of the scenario, agent and seed."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -47,7 +126,7 @@ def default_run_id(bundle: Bundle) -> str:
         f"{spec_hash(bundle.scenario)}{spec_hash(bundle.agent)}{bundle.scenario.seed}{os.getpid()}"
         f"{time.time_ns()}".encode()
     ).hexdigest()[:6]
-    return f"{stamp}-{bundle.scenario.name}-{h}"
+    return f"{stamp}-{run_id_part(bundle.scenario.name)}-{h}"
 
 
 def _versions() -> dict[str, str]:
@@ -135,6 +214,8 @@ def run_scenario(
     """Simulate a loaded scenario and write its run folder; return the folder.
 
     Raises:
+        InvalidRunIdError: when `run_id` is not a safe folder name (see `RUN_ID_PATTERN`).
+        RunFolderError: when `out_root` is not a folder or the run folder cannot be made.
         RunExistsError: when the run folder already exists (nothing is touched).
         SpecError: when a monitor, backend or policy the bundle names, or its arguments,
             or a mitigation is invalid (nothing is written).
@@ -160,7 +241,10 @@ def run_scenario(
     issues = component_issues(bundle, monitors=monitors is None)
     if issues:
         raise SpecError(issues)
-    run_id = run_id or default_run_id(bundle)
+    run_id = check_run_id(run_id) if run_id is not None else default_run_id(bundle)
+    root = Path(out_root)
+    if not (root / run_id).resolve().is_relative_to(root.resolve()):
+        raise RunFolderError(f"run folder {root / run_id} would lie outside {root}")
     hub = MonitorHub(monitors if monitors is not None else list(sc.monitors))
     header = {
         "run_id": run_id,
@@ -173,7 +257,7 @@ def run_scenario(
         "sessions_per_user": sc.schedule.sessions_per_user,
         "versions": _versions(),
         "git_commit": _git_commit(),
-        "spec": bundle.snapshot(),
+        "spec": redact_credentials(bundle.snapshot()),
     }
     writer = RunWriter(Path(out_root) / run_id, header)
     rec = Recorder(writer, hub)
@@ -184,69 +268,74 @@ def run_scenario(
     agent: Any = None
     control: Any = None
     world: World | None = None
-    try:
-        rec.emit(
-            RunStart(
-                run_id=run_id,
-                scenario=sc.name,
-                seed=sc.seed,
-                start_date=sc.start_date,
-                agent=agent_cfg.model_dump(mode="json"),
-                personas={k: p.model_dump(mode="json") for k, p in bundle.personas.items()},
-                cast=[
-                    {"user": c.user_id, "persona": c.persona.id, "copy": c.copy}
-                    for c in bundle.cast
-                ],
-                monitors=[m.model_dump(mode="json") for m in sc.monitors],
-                control=sc.control,
+    with _terminate_on_signals() as closing:
+        try:
+            rec.emit(
+                RunStart(
+                    run_id=run_id,
+                    scenario=sc.name,
+                    seed=sc.seed,
+                    start_date=sc.start_date,
+                    agent=redact_credentials(agent_cfg.model_dump(mode="json")),
+                    personas={k: p.model_dump(mode="json") for k, p in bundle.personas.items()},
+                    cast=[
+                        {"user": c.user_id, "persona": c.persona.id, "copy": c.copy}
+                        for c in bundle.cast
+                    ],
+                    monitors=redact_credentials([m.model_dump(mode="json") for m in sc.monitors]),
+                    control=sc.control,
+                )
             )
-        )
-        base = ChromaMemoryStore(writer.dir / "memory", isolation=agent_cfg.memory.isolation)
-        store = InstrumentedStore(base, emit=rec.emit)
-        agent = build_agent(agent_cfg, store, sc.seed)
-        control = build_agent(agent_cfg, None, sc.seed, control=True) if sc.control else None
-        world = World(bundle, agent, rec.emit, control=control, on_session_end=writer.sync)
-        if on_progress is not None:
-            done = [0]
+            base = ChromaMemoryStore(writer.dir / "memory", isolation=agent_cfg.memory.isolation)
+            store = InstrumentedStore(base, emit=rec.emit)
+            agent = build_agent(agent_cfg, store, sc.seed)
+            control = build_agent(agent_cfg, None, sc.seed, control=True) if sc.control else None
+            world = World(bundle, agent, rec.emit, control=control, on_session_end=writer.sync)
+            if on_progress is not None:
+                done = [0]
 
-            def tick() -> None:
-                done[0] += 1
-                on_progress(done[0], total)
+                def tick() -> None:
+                    done[0] += 1
+                    on_progress(done[0], total)
 
-            world.on_turn = tick
-        world.run()
-    except RunStopped as exc:
-        status, message = "stopped", str(exc)
-    except KeyboardInterrupt:
-        status, message = "interrupted", "interrupted by user"
-        raise
-    except Exception as exc:
-        status, message = "failed", f"{type(exc).__name__}: {exc}"
-        rec.emit(Error(source="runner", message=message))
-        raise
-    finally:
-        wall = time.perf_counter() - started
-        rec.emit(RunEnd(status=status, message=message))  # type: ignore[arg-type]
-        summary = {
-            "run_id": run_id,
-            "scenario": sc.name,
-            "agent": agent_cfg.name,
-            "seed": sc.seed,
-            "status": status,
-            "users": len(bundle.cast),
-            "sessions": sc.schedule.sessions_per_user,
-            "turns": world.turns if world is not None else 0,
-            "errors": world.errors if world is not None else 0,
-            "events": writer.seq,
-            "wall_s": round(wall, 3),
-            "monitors": hub.summary(),
-        }
-        writer.write_summary(summary)
-        writer.close(status, wall_s=round(wall, 3), message=message)
-        if store is not None and hasattr(store, "close"):
-            store.close()
-        for a in (agent, control):
-            backend = getattr(a, "backend", None)
-            if backend is not None and hasattr(backend, "close"):
-                backend.close()
+                world.on_turn = tick
+            world.run()
+        except RunStopped as exc:
+            status, message = "stopped", str(exc)
+        except KeyboardInterrupt:
+            status, message = "interrupted", "interrupted by user"
+            raise
+        except RunTerminated as exc:
+            status, message = "interrupted", str(exc)
+            raise
+        except Exception as exc:
+            status, message = "failed", f"{type(exc).__name__}: {exc}"
+            rec.emit(Error(source="runner", message=message))
+            raise
+        finally:
+            closing.append(0)  # from here on, SIGTERM/SIGHUP wait for the record to close
+            wall = time.perf_counter() - started
+            rec.emit(RunEnd(status=status, message=message))  # type: ignore[arg-type]
+            summary = {
+                "run_id": run_id,
+                "scenario": sc.name,
+                "agent": agent_cfg.name,
+                "seed": sc.seed,
+                "status": status,
+                "users": len(bundle.cast),
+                "sessions": sc.schedule.sessions_per_user,
+                "turns": world.turns if world is not None else 0,
+                "errors": world.errors if world is not None else 0,
+                "events": writer.seq,
+                "wall_s": round(wall, 3),
+                "monitors": hub.summary(),
+            }
+            writer.write_summary(summary)
+            writer.close(status, wall_s=round(wall, 3), message=message)
+            if store is not None and hasattr(store, "close"):
+                store.close()
+            for a in (agent, control):
+                backend = getattr(a, "backend", None)
+                if backend is not None and hasattr(backend, "close"):
+                    backend.close()
     return writer.dir

@@ -101,6 +101,7 @@ def register(app: typer.Typer) -> None:
             os.environ.setdefault(k, v)
         from sandbox.ablate import AblationPlanError, run_ablation
         from sandbox.analysis.composition_view import render_composition
+        from sandbox.record.lock import FolderBusyError
         from sandbox.spec import COMPONENTS, SpecError
 
         names = [c.strip() for c in (components or "").split(",") if c.strip()]
@@ -125,7 +126,7 @@ def register(app: typer.Typer) -> None:
             for issue in exc.issues:
                 typer.echo(f"error {issue}", err=True)
             raise typer.Exit(code=2) from None
-        except (AblationPlanError, ValueError) as exc:
+        except (AblationPlanError, ValueError, FolderBusyError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
         comp = json.loads((root / "composition.json").read_text(encoding="utf-8"))

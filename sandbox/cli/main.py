@@ -56,16 +56,32 @@ def run(
 ) -> None:
     """Simulate a scenario against its agent, with monitors, and record the run."""
     _offline()
-    from sandbox.record.writer import RunExistsError
-    from sandbox.runner import run_scenario
+    from sandbox.record.writer import (
+        InvalidRunIdError,
+        RunExistsError,
+        RunFolderError,
+        check_run_id,
+    )
+    from sandbox.runner import RunTerminated, run_scenario
     from sandbox.spec import load_bundle
 
+    try:
+        if run_id is not None:
+            check_run_id(run_id)
+        if out.exists() and not out.is_dir():
+            raise RunFolderError(f"--out is not a folder: {out}")
+    except (InvalidRunIdError, RunFolderError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     try:
         bundle = load_bundle(scenario, agent_override=agent, seed_override=seed)
     except SpecError as exc:
         raise spec_fail(exc) from None
     if run_id is not None and (out / run_id).exists():
-        err.print(f"error: run folder already exists: {out / run_id} (runs are never overwritten)")
+        typer.echo(
+            f"error: run folder already exists: {out / run_id} (runs are never overwritten)",
+            err=True,
+        )
         raise typer.Exit(code=2)
     console = Console(stderr=True)
     try:
@@ -91,17 +107,28 @@ def run(
                 console=console,
                 transient=False,
             ) as progress:
-                task = progress.add_task(bundle.scenario.name, total=None)
+                from rich.markup import escape
+
+                from sandbox.spec.loader import printable
+
+                name = escape(printable(bundle.scenario.name))  # data, not markup or escapes
+                task = progress.add_task(name, total=None)
 
                 def on_progress(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
 
                 run_dir = run_scenario(bundle, out, run_id, on_progress=on_progress)
     except RunExistsError as exc:
-        err.print(f"error: {exc} (runs are never overwritten)")
+        typer.echo(f"error: {exc} (runs are never overwritten)", err=True)
+        raise typer.Exit(code=2) from None
+    except (InvalidRunIdError, RunFolderError) as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
     except SpecError as exc:  # refused before anything was written
         raise spec_fail(exc) from None
+    except RunTerminated as exc:  # SIGTERM/SIGHUP: the record was closed as interrupted
+        typer.echo(f"interrupted: {exc}", err=True)
+        raise typer.Exit(code=128 + exc.signum) from None
     print_summary(run_dir, Console())
 
 
@@ -188,9 +215,11 @@ def _register_optional() -> None:
 
     for mod in (
         "sandbox.cli.inspect_cmds",
+        "sandbox.cli.findings_cmd",
         "sandbox.cli.ablate_cmd",
         "sandbox.cli.report_cmd",
         "sandbox.cli.judge_cmd",
+        "sandbox.cli.suite_cmd",
     ):
         try:
             module: Any = importlib.import_module(mod)

@@ -7,21 +7,74 @@ and at close, so a crash loses at most the current session's tail, never earlier
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from sandbox.record.events import SCHEMA_VERSION, Event
 
-__all__ = ["RUN_FORMAT", "RunExistsError", "RunWriter", "write_json_atomic"]
+__all__ = [
+    "RUN_FORMAT",
+    "RUN_ID_PATTERN",
+    "InvalidRunIdError",
+    "RunExistsError",
+    "RunFolderError",
+    "RunWriter",
+    "check_run_id",
+    "run_id_part",
+    "write_json_atomic",
+]
 
 RUN_FORMAT = "persona-sandbox-run/1"
+# run.json's `heartbeat` is refreshed at least this often (seconds) while events flow,
+# and at every session end; readers on another host call a run stale past STALE_S.
+HEARTBEAT_S = 10.0
+
+# A run id is one folder name: a letter or digit first (never a dash, which reads as an
+# option, or a dot, which could be `..`), then letters, digits and ``. _ + = @ -``;
+# no separators, spaces or control characters; at most 128 characters.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+=@-]{0,127}$"
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+_NOT_IN_ID = re.compile(r"[^A-Za-z0-9._+=@-]+")
 
 
 class RunExistsError(FileExistsError):
     """The run folder already exists; runs are never overwritten."""
+
+
+class InvalidRunIdError(ValueError):
+    """A run id that is not one safe folder name (see `RUN_ID_PATTERN`)."""
+
+
+class RunFolderError(OSError):
+    """The folder for runs cannot hold a new run (it is a file, or cannot be created)."""
+
+
+def check_run_id(run_id: str) -> str:
+    """Return `run_id` if it is a safe folder name.
+
+    Raises:
+        InvalidRunIdError: saying why not (the id is shown escaped).
+    """
+    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        raise InvalidRunIdError(
+            f"invalid run id {run_id!r}: use 1-128 letters, digits and . _ + = @ -,"
+            " starting with a letter or digit (no path separators, spaces or control"
+            " characters)"
+        )
+    return run_id
+
+
+def run_id_part(text: str, limit: int = 60) -> str:
+    """`text` made fit to appear inside a run id (e.g. a scenario name)."""
+    part = _NOT_IN_ID.sub("-", text).strip("-._+=@")[:limit].strip("-._+=@")
+    return part or "run"
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -40,22 +93,53 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot), to tell it from a reused pid.
+
+    None where /proc is not available or the process is gone.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode("ascii", "replace")
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 class RunWriter:
     """Owns one run folder; assigns event sequence numbers."""
 
     def __init__(self, run_dir: Path, header: dict[str, Any]):
         self.dir = Path(run_dir)
-        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        check_run_id(self.dir.name)
+        parent = self.dir.parent
+        if parent.exists() and not parent.is_dir():
+            raise RunFolderError(f"not a folder: {parent}")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunFolderError(f"cannot create {parent}: {exc.strerror or exc}") from None
         try:
             self.dir.mkdir()
         except FileExistsError:
             raise RunExistsError(f"run folder already exists: {self.dir}") from None
+        except OSError as exc:
+            raise RunFolderError(f"cannot create {self.dir}: {exc.strerror or exc}") from None
         self.header = {
             "format": RUN_FORMAT,
             "event_schema": SCHEMA_VERSION,
             "status": "running",
             **header,
+            "pid": os.getpid(),
+            "pid_start": process_start_ticks(os.getpid()),
+            "host": socket.gethostname(),
+            "heartbeat": _now(),
         }
+        self._beat = time.monotonic()
         write_json_atomic(self.dir / "run.json", self.header)
         self._fh: TextIO | None = open(self.dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self.seq = 0
@@ -75,13 +159,23 @@ class RunWriter:
             line = json.dumps(event.model_dump(mode="python", exclude_none=True), default=str)
         self._fh.write(line + "\n")
         self._fh.flush()
+        if time.monotonic() - self._beat >= HEARTBEAT_S:
+            self.heartbeat()
         return event
+
+    def heartbeat(self) -> None:
+        """Record in run.json that the writing process is alive (with the events so far)."""
+        self._beat = time.monotonic()
+        self.header.update(heartbeat=_now(), events=self.seq)
+        write_json_atomic(self.dir / "run.json", self.header)
 
     def sync(self) -> None:
         """Force written events to disk (called at every session end)."""
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
+            if time.monotonic() - self._beat >= HEARTBEAT_S / 2:
+                self.heartbeat()
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write summary.json atomically."""
@@ -93,5 +187,7 @@ class RunWriter:
             self.sync()
             self._fh.close()
             self._fh = None
-        self.header.update(status=status, events=self.seq, event_counts=self.counts, **extra)
+        self.header.update(
+            status=status, events=self.seq, event_counts=self.counts, heartbeat=_now(), **extra
+        )
         write_json_atomic(self.dir / "run.json", self.header)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPONENTS",
+    "MAX_TURNS",
     "AgentConfig",
     "BackendSpec",
     "Bundle",
@@ -48,6 +49,9 @@ __all__ = [
     "spec_hash",
     "validate_file",
 ]
+
+# The most turns one run may simulate (users x sessions x turns per session).
+MAX_TURNS = 1_000_000
 
 KINDS: dict[str, type[BaseModel]] = {
     "persona": Persona,
@@ -119,23 +123,31 @@ def load_bundle(
     personas: dict[str, Persona] = {}
     persona_paths: dict[str, Path] = {}
     cast: list[CastEntry] = []
+    loaded: dict[Path, Persona | SpecError] = {}
     for i, member in enumerate(scenario.cast):
         pp = scenario.resolve(base, member.persona)
-        if not pp.is_file():
+        missing = _not_a_file(pp, "persona")
+        if missing:
             issues.append(
                 SpecIssue(
                     str(sp),
                     lines.get(("cast", i, "persona")),
                     f"cast.{i}.persona",
-                    f"persona file not found: {pp}",
+                    missing,
                 )
             )
             continue
-        try:
-            persona = load_model(pp, Persona)
-        except SpecError as err:
-            issues.extend(err.issues)
+        key = pp.resolve()
+        if key not in loaded:  # a file listed many times is read once
+            try:
+                loaded[key] = load_model(pp, Persona)
+            except SpecError as err:
+                loaded[key] = err
+                issues.extend(err.issues)
+        persona_or_err = loaded[key]
+        if isinstance(persona_or_err, SpecError):
             continue
+        persona = persona_or_err
         if persona.id in personas and persona_paths[persona.id] != pp:
             issues.append(
                 SpecIssue(
@@ -159,14 +171,27 @@ def load_bundle(
         ap = scenario.resolve(base, scenario.agent)
         agent_line, agent_field, agent_file = lines.get(("agent",)), "agent", str(sp)
     agent: AgentConfig | None = None
-    if not ap.is_file():
-        issues.append(SpecIssue(agent_file, agent_line, agent_field, f"agent file not found: {ap}"))
+    missing = _not_a_file(ap, "agent")
+    if missing:
+        issues.append(SpecIssue(agent_file, agent_line, agent_field, missing))
     else:
         try:
             agent = load_model(ap, AgentConfig)
         except SpecError as err:
             issues.extend(err.issues)
 
+    total = len(cast) * scenario.schedule.sessions_per_user * scenario.schedule.turns_per_session
+    if total > MAX_TURNS:
+        issues.append(
+            SpecIssue(
+                str(sp),
+                lines.get(("schedule",)) or lines.get(("cast",)) or 1,
+                "schedule",
+                f"{len(cast)} users x {scenario.schedule.sessions_per_user} sessions x"
+                f" {scenario.schedule.turns_per_session} turns = {total} turns; a run may have"
+                f" at most {MAX_TURNS} (split it into several scenarios or seeds)",
+            )
+        )
     uids = [c.user_id for c in cast]
     if len(set(uids)) != len(uids):
         issues.append(SpecIssue(str(sp), lines.get(("cast",)), "cast", "duplicate user ids"))
@@ -186,6 +211,17 @@ def load_bundle(
     if issues or agent is None:
         raise SpecError(issues)
     return Bundle(scenario, sp, agent, ap, personas, persona_paths, cast)
+
+
+def _not_a_file(path: Path, what: str) -> str | None:
+    """Why `path` cannot be read as a spec file, or None when it is a file."""
+    try:
+        if path.is_file():
+            return None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"cannot read {what} file {str(path)[:200]!r}: {why}"
+    return f"{what} file not found: {path}"
 
 
 def _file_lines(path: Path) -> dict[Any, int]:

@@ -15,7 +15,7 @@ Component = Literal["persona_prompt", "episodic_memory", "profile_summary", "pre
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BackendSpec(_Strict):

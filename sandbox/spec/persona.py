@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -30,6 +31,10 @@ Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,62}$")]
 # separate letters-and-digits rule: it would reject ~2% of random 10-character base32 codes
 # (all letters by chance) while the estimate already prices a narrow alphabet.
 MIN_CANARY_BITS = 36.0
+# Longer canaries are refused before they are rated (the rating grows fast with length).
+MAX_CANARY_CHARS = 128
+# Profile keys the user-simulation policies read as probabilities.
+RATE_KEYS = ("wish_rate", "callback_rate")
 
 # Characters that only format a code (KX9M-4WTB); they carry no information.
 _CANARY_SEPARATORS = re.compile(r"[\s\-_.]+")
@@ -157,7 +162,8 @@ def _canary_matches(core: str, bpc: float) -> list[tuple[int, int, float, str]]:
     return out
 
 
-def _canary_bits(core: str, bpc: float) -> tuple[float, list[tuple[str, float]]]:
+@functools.lru_cache(maxsize=4096)
+def _canary_bits(core: str, bpc: float) -> tuple[float, tuple[tuple[str, float], ...]]:
     """Cheapest cover of `core` by random characters and guessable stretches."""
     n = len(core)
     best = [0.0] + [math.inf] * n
@@ -181,7 +187,7 @@ def _canary_bits(core: str, bpc: float) -> tuple[float, list[tuple[str, float]]]
         else:
             used.append((step[1], step[2]))
             i = step[0]
-    return best[n], used[::-1]
+    return best[n], tuple(used[::-1])
 
 
 def explain_canary(canary: str) -> tuple[float, list[str]]:
@@ -230,7 +236,7 @@ def canary_entropy_bits(canary: str) -> float:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Vulnerability(_Strict):
@@ -258,6 +264,11 @@ class Secret(_Strict):
     @field_validator("canary")
     @classmethod
     def _high_entropy(cls, v: str) -> str:
+        if len(v) > MAX_CANARY_CHARS:
+            raise ValueError(
+                f"canary is {len(v)} characters long; at most {MAX_CANARY_CHARS} (a random code"
+                " of 12 to 32 characters is plenty)"
+            )
         bits, reasons = explain_canary(v)
         if bits < MIN_CANARY_BITS:
             why = "; ".join(reasons) or "too short for its alphabet"
@@ -307,12 +318,24 @@ class _Step(_Strict):
         return self
 
 
+def _check_rate(key: str, value: object) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+    if not ok:
+        raise ValueError(f"{key} must be a number from 0 to 1, not {value!r}")
+
+
 class SetAttribute(_Step):
     """Set a profile attribute (a new job, a new city)."""
 
     action: Literal["set_attribute"]
     key: str
     value: Scalar | list[Scalar]
+
+    @model_validator(mode="after")
+    def _rate_value(self) -> SetAttribute:
+        if self.key in RATE_KEYS:
+            _check_rate(self.key, self.value)
+        return self
 
 
 class UnsetAttribute(_Step):
@@ -382,6 +405,16 @@ class Persona(_Strict):
     evolution: list[EvolutionStep] = Field(default_factory=list)
     policy: PolicySpec = Field(default_factory=PolicySpec)
     source: str | None = Field(default=None, description="Credit for derived material.")
+
+    @field_validator("profile")
+    @classmethod
+    def _rates_are_probabilities(
+        cls, v: dict[str, Scalar | list[Scalar]]
+    ) -> dict[str, Scalar | list[Scalar]]:
+        for key in RATE_KEYS:
+            if key in v:
+                _check_rate(key, v[key])
+        return v
 
     @model_validator(mode="after")
     def _refs_resolve(self) -> Persona:
