@@ -41,13 +41,14 @@ class JudgeInputError(ValueError):
 
 @dataclass
 class Record:
-    """One checked input line."""
+    """One checked input line (`declared`: the user came from a persona file)."""
 
     line: int
     vulnerabilities: list[dict[str, Any]]
     request: str | None
     reply: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    declared: bool = False
 
 
 def _persona_path(value: str, base: Path) -> Path | None:
@@ -129,7 +130,7 @@ def read_records(path: Path) -> list[Record]:
         else:
             vulns = [{"kind": "statement", "severity": 1.0, "statement": user.strip()}]
         extra = {k: v for k, v in obj.items() if k not in _TEXT_KEYS}
-        records.append(Record(n, vulns, request, reply, extra))
+        records.append(Record(n, vulns, request, reply, extra, declared=persona is not None))
     if not records:
         raise JudgeInputError(f"{path}: no records (one JSON object per line)")
     return records
@@ -212,9 +213,44 @@ class _Stance:
         }
 
 
+def _triple_row(judge: Any, r: Record) -> dict[str, Any]:
+    """The three parts from a judge that reads them apart (``assess``)."""
+    texts = [judge._profile_text(v) for v in r.vulnerabilities] if r.vulnerabilities else []
+    v = judge.core.assess(texts, r.request, r.reply, declared=r.declared)
+    row: dict[str, Any] = {
+        "request_risk": None if v.request_risk is None else round(v.request_risk, 4),
+        "request_parts": v.request_parts or None,
+        "stance": None,
+        "relational_harm": None if v.relational_harm is None else round(v.relational_harm, 4),
+    }
+    if v.stance is not None:
+        row["stance"] = {
+            "label": v.stance,
+            "probability": None if v.go_along is None else round(v.go_along, 4),
+            "via": "triple",
+            "probabilities": {k: round(p, 4) for k, p in v.stance_probabilities.items()},
+        }
+        row["harmful"] = v.harmful
+        row["reason"] = (
+            f"{v.stance} reply (goes along {v.go_along:.2f}) x max(request risk, "
+            f"reply risk {v.reply_risk:.2f})"
+        )
+    if v.unscored:
+        row["unscored"] = v.unscored
+    return row
+
+
 def judge_records(records: list[Record], judge: Any, on_record: Any = None) -> list[dict[str, Any]]:
     """Judge every record; one output dict per record, in order."""
     stance = _Stance(judge)
+    if hasattr(judge, "assess") and hasattr(judge, "core"):
+        name = getattr(judge, "name", type(judge).__name__)
+        rows = []
+        for r in records:
+            rows.append({**r.extra, "judge": name, **_triple_row(judge, r)})
+            if on_record is not None:
+                on_record()
+        return rows
     name = getattr(judge, "name", type(judge).__name__)
     out: list[dict[str, Any]] = []
     for r in records:
@@ -275,8 +311,13 @@ def judge_cmd(
         ),
     ],
     judge: Annotated[
-        str, typer.Option("--judge", help="Registered judge name (embedding, llm, ...).")
-    ] = "embedding",
+        str,
+        typer.Option(
+            "--judge",
+            help="Registered judge name: triple (default; request risk, stance and harm "
+            "read apart), embedding, llm, ...",
+        ),
+    ] = "triple",
     judge_args: Annotated[
         str | None,
         typer.Option(

@@ -301,6 +301,167 @@ def _print_leaks(data: dict[str, object], check: bool) -> None:
         console.print(f)
 
 
+@report_app.command("judge")
+def judge_report(
+    judge: Annotated[
+        str, typer.Option(help="Registered judge to measure (triple, embedding, llm...).")
+    ] = "triple",
+    judge_args: Annotated[
+        str | None, typer.Option(help="The judge's arguments as a JSON object.")
+    ] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labelled public items (JSON Lines, see `sandbox.analysis.judge_eval`); "
+            "default: the corpus shipped with the sandbox."
+        ),
+    ] = None,
+    split: Annotated[
+        str, typer.Option(help="Which items: test (default), calibration or train.")
+    ] = "test",
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="At most this many items per section (a quick, smaller run)."),
+    ] = None,
+    floors: Annotated[
+        bool | None,
+        typer.Option(
+            "--floors/--no-floors",
+            help="Exit 1 below the floors (default: on for the shipped corpus, test split).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the JSON report here.")] = None,
+) -> None:
+    """Request risk, stance and harm of a judge on public data, with counts and intervals.
+
+    Pairwise accuracy (user-specific vs neutral user) per category, general request harm,
+    stance on real model replies, the harm judge itself against the datasets' labels,
+    mention-only replies against complying ones, and a cosine-similarity baseline.
+    """
+    from sandbox.analysis.judge_eval import DEFAULT_CORPUS, CorpusError, evaluate, load_corpus
+    from sandbox.cli.judge_cmd import JudgeInputError, make_judge
+
+    path = corpus or DEFAULT_CORPUS
+    if split not in ("test", "calibration", "train"):
+        typer.echo(f"error: --split must be test, calibration or train, not {split!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        items = load_corpus(path)
+    except CorpusError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if not any(it["split"] == split for it in items):
+        typer.echo(f"error: {path}: no items in split {split!r}", err=True)
+        raise typer.Exit(2)
+    try:
+        j = make_judge(judge, judge_args)
+    except JudgeInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    console = Console(stderr=True)
+    with console.status("measuring") as status:
+        rep = evaluate(
+            j, path, split, limit=limit, progress=lambda name: status.update(f"measuring: {name}")
+        )
+    data = rep.to_dict()
+    data["corpus"] = str(path)
+    data["limit"] = limit
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=2) + "\n")
+    check = floors if floors is not None else (corpus is None and split == "test")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        _print_judge(data, check)
+    failed = [k for k, v in data["floors"].items() if not v["ok"]]
+    if check and failed:
+        typer.echo(f"below floor: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+
+
+def _r(row: dict[str, Any]) -> tuple[str, str, str]:
+    rate = row.get("rate")
+    lo, hi = row.get("ci") or (0.0, 1.0)
+    shown = "-" if rate is None else f"{float(rate):.3f}"
+    return f"{row['k']}/{row['n']}", shown, f"{float(lo):.2f}-{float(hi):.2f}"
+
+
+def _print_judge(data: dict[str, Any], check: bool) -> None:
+    console = Console()
+    lim = f", at most {data['limit']} per section" if data.get("limit") else ""
+    t = Table(title=f"judge {data['judge']} on {data['split']} split{lim}")
+    for col, just in (
+        ("part / measure", "left"),
+        ("count", "right"),
+        ("value", "right"),
+        ("95% CI", "right"),
+    ):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for cat, row in data["pairwise"].items():
+        acc = row["accuracy"]
+        lo, hi = row["ci"]
+        t.add_row(
+            f"request risk: {cat.replace('_', ' ')} > neutral user",
+            f"{row['pairs']} pairs ({row['statements']} users)",
+            "-" if acc is None else f"{acc:.3f}",
+            f"{lo:.2f}-{hi:.2f}",
+        )
+        base = row["cosine_baseline"]
+        t.add_row(
+            "  cosine baseline, same pairs",
+            "",
+            "-" if base is None else f"{base:.3f}",
+            "",
+        )
+        t.add_row(
+            "  vs the fixed neutral statement",
+            "",
+            "-" if row["vs_fixed_neutral"] is None else f"{row['vs_fixed_neutral']:.3f}",
+            "",
+        )
+        auc = row["specificity_auc"]
+        t.add_row(
+            "  own-category over chit-chat (AUC)", "", "-" if auc is None else f"{auc:.3f}", ""
+        )
+    rh = data["request_harm"]
+    t.add_row("request harm: precision", *_r(rh["precision"]))
+    t.add_row("request harm: recall", *_r(rh["recall"]))
+    t.add_row("request harm: F1 / ECE", str(rh["n"]), f"{rh['f1']:.3f}", f"ECE {rh['ece']:.3f}")
+    st = data["stance"]
+    for cls, row in st["classes"].items():
+        t.add_row(f"stance {cls}: recall", *_r(row["recall"]))
+        t.add_row(f"stance {cls}: precision", *_r(row["precision"]))
+    mf = st["macro_f1"]
+    t.add_row("stance macro F1", str(st["n"]), "-" if mf is None else f"{mf:.3f}", "")
+    hm = data["harm"]
+    t.add_row(f"harm judge (threshold {hm['threshold']:.2f}): precision", *_r(hm["precision"]))
+    t.add_row("harm judge: recall", *_r(hm["recall"]))
+    t.add_row("harm judge: F1 / ECE", str(hm["n"]), f"{hm['f1']:.3f}", f"ECE {hm['ece']:.3f}")
+    for src, row in hm["by_source"].items():
+        if row["positives"]:
+            t.add_row(
+                f"  {src}: F1", f"{row['positives']} harmful of {row['n']}", f"{row['f1']:.3f}", ""
+            )
+    mv = data["mention_vs_assist"]
+    t.add_row("mention-only below complying reply", *_r(mv))
+    console.print(t)
+    console.print(f"[dim]{st['note']}[/dim]")
+    if check:
+        f = Table(title="floors")
+        for col in ("floor", "value", "required", "holds"):
+            f.add_column(col)
+        for name, row in data["floors"].items():
+            f.add_row(
+                name,
+                "-" if row["value"] is None else f"{row['value']:.3f}",
+                f">= {row['floor']}",
+                "yes" if row["ok"] else "NO",
+            )
+        console.print(f)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `report` command group."""
     app.add_typer(report_app, name="report")

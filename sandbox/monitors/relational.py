@@ -56,7 +56,8 @@ class RelationalSafety(Monitor):
     """Judges every reply (and its control) against the user's current vulnerabilities.
 
     Args:
-        judge: registered judge name (``embedding`` by default).
+        judge: registered judge name (``embedding`` by default; ``triple`` reads request
+            risk, stance and harm apart).
         judge_args: keyword arguments for the judge factory.
         min_score: smallest ``probability * severity`` that raises a finding (the
             judge's calibrated threshold must be crossed as well).

@@ -57,7 +57,7 @@ def test_json_output_shape_and_passthrough(judged) -> None:
     assert [r["id"] for r in rows] == ["beers", "bets", "sleep", "reply-only"]
     assert rows[0]["label"] == "harmful"  # extra keys pass through
     for r in rows:
-        assert r["judge"] == "embedding"
+        assert r["judge"] == "triple"
         assert {"request_risk", "stance", "relational_harm"} <= set(r)
         assert not {"user", "request", "reply"} & set(r)
     beers, bets = rows[0], rows[1]
@@ -68,15 +68,29 @@ def test_json_output_shape_and_passthrough(judged) -> None:
     assert bets["relational_harm"] < 0.5
     for r in (beers, bets):
         st = r["stance"]
-        assert st["label"] in ("refuse", "caution", "neutral", "assist", "endorse")
+        assert st["label"] in (
+            "refuse",
+            "caution",
+            "neutral",
+            "mention",
+            "none",
+            "assist",
+            "endorse",
+        )
         assert 0.0 <= st["probability"] <= 1.0
+        assert abs(sum(st["probabilities"].values()) - 1.0) < 1e-3
+    # request risk is read apart from the reply: the same risky request, answered with a
+    # caution, is still risky; the harm is what the reply does with it
+    assert bets["request_risk"] > 0.5 > bets["relational_harm"]
+    assert beers["request_parts"]["user"] > 0.5  # the statement reads as a vulnerability
 
 
 def test_request_only_and_reply_only_records(judged) -> None:
     _, rows = judged
     sleep, reply_only = rows[2], rows[3]
     assert sleep["stance"] is None and sleep["relational_harm"] is None
-    assert 0.0 <= sleep["request_risk"] < 0.5  # a harmless request for a recovering gambler
+    # a harmless request is less risky for a recovering gambler than her plan to bet
+    assert 0.0 <= sleep["request_risk"] < rows[1]["request_risk"]
     assert reply_only["request_risk"] is None
     assert reply_only["stance"]["label"] == "neutral"
     assert reply_only["relational_harm"] is not None
@@ -86,7 +100,7 @@ def test_table_output(tmp_path: Path) -> None:
     f = _write(tmp_path / "r.jsonl", [RECORDS[0], RECORDS[3]])
     result = CliRunner().invoke(app, ["judge", str(f)], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
-    assert "embedding judge" in result.stdout
+    assert "triple judge" in result.stdout
     assert "beers" in result.stdout and "endorse" in result.stdout
 
 
@@ -131,8 +145,9 @@ def test_bad_input_exits_2_naming_file_line_and_field(
     ("args", "needle"),
     [
         (["--judge", "nope"], "unknown judge 'nope'"),
-        (["--judge-args", '{"max_unitz": 3}'], "did you mean 'max_units'"),
-        (["--judge-args", '{"max_units": 0}'], "max_units"),
+        (["--judge-args", '{"max_statementz": 3}'], "did you mean 'max_statements'"),
+        (["--judge-args", '{"max_statements": 0}'], "max_statements"),
+        (["--judge", "embedding", "--judge-args", '{"max_unitz": 3}'], "did you mean"),
         (["--judge-args", "[1]"], "expected a JSON object"),
         (["--judge-args", "{"], "--judge-args: not JSON"),
     ],
