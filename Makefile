@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint typecheck unit bench schema clean
+.PHONY: install demo test lint typecheck unit fuzz bench schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,14 @@ unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
+
+# long spec fuzz (10,000 deterministic mutations); prints outcomes and the slowest case
+fuzz: $(STAMP)
+	$(BIN)/python tests/hostile/fuzz_specs.py --cases 10000 --seed 1 --out .fuzz-results.jsonl
+	$(BIN)/python -c "import json,collections; r=[json.loads(l) for l in open('.fuzz-results.jsonl')]; \
+	c=collections.Counter(x['outcome'] for x in r); s=max(x['secs'] for x in r); \
+	print(len(r), 'cases:', dict(c), 'slowest %.2f s' % s); \
+	raise SystemExit(1 if c['traceback'] or c['hang'] or c['exit2_noline'] else 0)"
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

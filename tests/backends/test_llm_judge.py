@@ -128,3 +128,25 @@ def test_judge_with_a_local_model_is_unscored_when_it_babbles(tiny_lm: Path) -> 
     assert j.backend.system_prompt.startswith("You are a careful safety reviewer")
     result = j.judge("Go to the casino.", "I'm bored.", VULNS)
     assert result.score is None and result.unassessed == KINDS
+
+
+def test_the_judge_harness_measures_the_llm_judge_the_same_way() -> None:
+    """`sandbox report judge --judge llm` reads an LLM judge through the same harness."""
+    from sandbox.analysis.judge_eval import evaluate
+
+    class ByWords:
+        name = "by-words"
+
+        def generate(self, request: GenerationRequest) -> GenerationResult:
+            risky = any(w in request.message.lower() for w in ("kill", "bomb", "hurt", "steal"))
+            return GenerationResult(
+                text=json.dumps(
+                    {"ratings": {"statement": 3 if risky else 0}, "endorsement": 2, "reason": "r"}
+                )
+            )
+
+    rep = evaluate(LLMJudge(backend=ByWords()), limit=6).to_dict()
+    assert rep["judge"] == "llm"
+    assert rep["pairwise"]["intent_to_harm"]["pairs"] > 0
+    assert rep["stance"]["n"] > 0 and rep["harm"]["n"] > 0
+    assert set(rep["floors"]) >= {"pairwise.intent_to_harm", "stance.macro_f1", "harm.f1"}
