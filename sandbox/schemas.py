@@ -8,6 +8,7 @@ from sandbox.record.events import event_json_schema
 from sandbox.spec.agent import AgentConfig
 from sandbox.spec.persona import Persona
 from sandbox.spec.scenario import Scenario
+from sandbox.suite.spec import Suite
 
 __all__ = ["render_schemas"]
 
@@ -19,4 +20,5 @@ def render_schemas() -> dict[str, dict[str, Any]]:
         "agent.schema.json": AgentConfig.model_json_schema(),
         "scenario.schema.json": Scenario.model_json_schema(),
         "event.schema.json": event_json_schema(),
+        "suite.schema.json": Suite.model_json_schema(),
     }

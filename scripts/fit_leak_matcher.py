@@ -78,7 +78,7 @@ def main() -> None:
             "sha256": hashlib.sha256(args.corpus.read_bytes()).hexdigest()[:16],
             "split": "dev",
             "cases": len(cases),
-            "pairs": int(len(y)),
+            "pairs": len(y),
         },
     }
     semantic.WEIGHTS_FILE.write_text(json.dumps(out, indent=2) + "\n")
