@@ -25,6 +25,7 @@ from typing import Any
 from sandbox.ablate import CellFn, CellTask, _done, _execute, run_status
 from sandbox.record.lock import FolderLock
 from sandbox.record.writer import write_json_atomic
+from sandbox.suite import ray_engine as _ray_engine  # noqa: F401  (registers the "ray" engine)
 from sandbox.suite.metrics import (
     GateOutcome,
     RunRecord,
