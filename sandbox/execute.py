@@ -151,4 +151,6 @@ def make_executor(engine: str = "local", workers: int | None = None) -> Executor
     """
     if engine == "local" and workers == 1:
         return SerialExecutor()
+    if engine == "ray" and engine not in engines.names():
+        import sandbox.suite.ray_engine  # noqa: F401  (registers "ray"; Ray itself loads lazily)
     return engines.create(engine, workers=workers)

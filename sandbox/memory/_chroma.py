@@ -40,6 +40,7 @@ __all__ = [
     "placeholder",
     "rank_similar",
     "release",
+    "scrub_index_files",
     "scrub_log",
     "vacuum",
 ]
@@ -142,6 +143,33 @@ def scrub_log(folder: Path, ids: Iterable[str], placeholder: np.ndarray) -> int:
             changed += cur.rowcount
         con.commit()
     return changed
+
+
+def scrub_index_files(folder: Path, texts: Iterable[str]) -> int:
+    """Zero any bytes of deleted texts found in the vector index files; returns how many.
+
+    Chroma's HNSW files (``*.bin``) hold vectors and integer labels only, but they are
+    written from preallocated memory, and the unused part can carry stale heap bytes,
+    including a deleted text. Overwriting them cannot touch real index data: text bytes
+    are never part of it. Run after the client has closed (the files are final then).
+    """
+    needles = sorted({t.encode("utf-8") for t in texts if t and len(t) >= 4}, key=len)
+    if not needles:
+        return 0
+    hits = 0
+    for f in folder.rglob("*.bin"):
+        data = bytearray(f.read_bytes())
+        changed = False
+        for needle in reversed(needles):  # longest first
+            start = data.find(needle)
+            while start >= 0:
+                data[start : start + len(needle)] = bytes(len(needle))
+                hits += 1
+                changed = True
+                start = data.find(needle, start + len(needle))
+        if changed:
+            f.write_bytes(bytes(data))
+    return hits
 
 
 def vacuum(folder: Path) -> None:

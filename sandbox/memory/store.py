@@ -61,6 +61,7 @@ from sandbox.memory._chroma import (
     placeholder,
     rank_similar,
     release,
+    scrub_index_files,
     scrub_log,
     vacuum,
 )
@@ -184,6 +185,9 @@ class ChromaMemoryStore(BaseStore):
         tmpdir = None if path is not None else tempfile.mkdtemp(prefix="sandbox-memory-")
         self._temporary = tmpdir
         self._vacuum_on_close = False
+        # Texts of hard-deleted items, kept only until close, to scrub stale copies
+        # out of the index files once Chroma has written them for the last time.
+        self._erased: set[str] = set()
         self.path = Path(path if path is not None else tmpdir)  # type: ignore[arg-type]
         self.path.mkdir(parents=True, exist_ok=True)
         self._key = str(self.path.resolve())
@@ -256,6 +260,9 @@ class ChromaMemoryStore(BaseStore):
             try:
                 if self._vacuum_on_close:
                     vacuum(self.path)
+                if self._erased:
+                    self._stats["scrubbed"] += scrub_index_files(self.path, self._erased)
+                    self._erased.clear()
             finally:
                 self._open.pop(self._key, None)
 
@@ -428,6 +435,7 @@ class ChromaMemoryStore(BaseStore):
                 if self._temporary is None:
                     self._stats["scrubbed"] += scrub_log(self.path, gone, self._placeholder)
                     self._vacuum_on_close = True
+                    self._erased.update(d for d in got["documents"] or [] if d and d not in kept)
             for start in range(0, len(live), CHUNK):
                 chunk = live[start : start + CHUNK]
                 scope.collection.upsert(

@@ -87,3 +87,19 @@ def test_soft_forget_keeps_the_item_searchable(make_store: Make, isolation: str)
     store.delete(ALICE, "pin")
     assert isinstance(events[-1], MemoryDelete) and events[-1].mode == "hard"
     assert store.search(ALICE, query=SECRET) == []
+
+
+def test_stale_copies_in_index_files_are_zeroed(tmp_path: Path) -> None:
+    """HNSW files are written from preallocated memory; a deleted text can sit in it."""
+    from sandbox.memory._chroma import scrub_index_files
+
+    seg = tmp_path / "segment"
+    seg.mkdir()
+    planted = b"\x00\x01" * 8 + SECRET.encode() + b"\x02" * 8 + SECRET.encode()[:6]
+    (seg / "data_level0.bin").write_bytes(planted)
+    (seg / "other.sqlite3").write_bytes(SECRET.encode())  # only index files are touched
+    assert scrub_index_files(tmp_path, [SECRET, "ab"]) == 1
+    data = (seg / "data_level0.bin").read_bytes()
+    assert SECRET.encode() not in data and len(data) == len(planted)
+    assert data.startswith(b"\x00\x01" * 8) and data.endswith(SECRET.encode()[:6])
+    assert folder_holds(tmp_path, SECRET) == ["other.sqlite3"]
