@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sandbox.cli.inspect_cmds import JsonOpt, NoPagerOpt, RunArg, RunsDir, WidthOpt
+from sandbox.cli.inspect_cmds import JsonOpt, NoPagerOpt, RunArg, RunsDir, WidthOpt, record_errors
 
 if TYPE_CHECKING:
     from sandbox.replay.filters import SessionRange
@@ -140,13 +140,16 @@ def findings_cmd(
     from sandbox.replay.findings import FilterValueError, group_findings, scan_run, sort_groups
     from sandbox.replay.findings_view import render_groups
     from sandbox.replay.output import open_output
+    from sandbox.replay.player import read_notices
 
     run_dir = _resolve(run, runs_dir)
     try:
         srange = parse_session_range(session) if session else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--session") from None
-    index = scan_run(run_dir)
+    with record_errors():  # no events.jsonl, or an unreadable one: exit 2 naming it
+        index = scan_run(run_dir)
+    notes = read_notices(index.report)
     crit = checked_criteria(
         run_dir,
         severity=severity,
@@ -170,10 +173,13 @@ def findings_cmd(
                     "findings": sum(g.count for g in groups),
                     "total": len(index.findings),
                     "groups": [g.as_dict() for g in groups],
+                    "skipped_lines": [n for n, _ in index.report.bad_lines],
                 },
                 indent=2,
             )
         )
+        for note in notes:
+            typer.echo(note.plain, err=True)
         return
     with open_output(page=not no_pager, width=width) as console:
         render_groups(
@@ -183,6 +189,8 @@ def findings_cmd(
             total=len(index.findings),
             filters=_describe(crit, user or [], session),
         )
+        for note in notes:
+            console.print(note)
 
 
 def register(app: typer.Typer) -> None:

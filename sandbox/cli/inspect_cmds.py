@@ -7,9 +7,11 @@ imported inside the commands so ``sandbox --help`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -62,6 +64,25 @@ _VIEW = "What to show"
 _FILTER = "Which turns and findings"
 
 
+@contextlib.contextmanager
+def record_errors() -> Iterator[None]:
+    """A damaged run file the command cannot do without: exit 2 naming it, no traceback."""
+    from sandbox.record.reader import RunRecordError
+
+    try:
+        yield
+    except RunRecordError as exc:
+        typer.echo(f"error: {clean_text(str(exc))}", err=True)
+        raise typer.Exit(2) from None
+
+
+def clean_text(text: str) -> str:
+    """`text` without control characters (paths and messages come from the run folder)."""
+    from sandbox.replay.sanitize import clean
+
+    return clean(text)
+
+
 def _resolve(run: str, runs_dir: Path, *, wait: bool = False, poll: float = 0.25) -> Path:
     """The run folder; with `wait`, poll until a run that has not started appears."""
     import time
@@ -105,6 +126,9 @@ def list_cmd(
     with open_output(page=False, width=width) as console:
         if not render_runs(infos, console):
             console.print(Text(f"no runs under {clean(runs_dir)}"))
+        for info in infos:
+            if info.problem:
+                console.print(Text(f"damaged {clean(info.id)}: {clean(info.problem)}", "yellow"))
 
 
 def show_cmd(
@@ -116,38 +140,53 @@ def show_cmd(
     _pager: PagerOpt = False,
 ) -> None:
     """Summarise a run: per-monitor counts, leak matrix, per-user drift sparklines."""
-    from sandbox.record.reader import read_header, read_summary
+    from rich.text import Text
+
+    from sandbox.record.reader import ReadReport, RunRecordError, read_header, read_summary
     from sandbox.replay.output import open_output
     from sandbox.replay.runs import findings_by_monitor
     from sandbox.replay.summary_view import render_summary
 
     run_dir = _resolve(run, runs_dir)
+    problems: list[str] = []  # damaged files, each named: shown, never a crash
     try:
         header = read_header(run_dir)
-    except (OSError, ValueError):
-        header = {"run_id": run_dir.name, "status": "unknown"}
+    except (OSError, ValueError) as exc:
+        header = {"run_id": run_dir.name, "status": "damaged"}
+        problems.append(str(exc))
     try:
         summary = read_summary(run_dir)
-    except ValueError:
+    except (OSError, ValueError) as exc:
         summary = None
+        problems.append(str(exc))
     fallback = findings_by_monitor(run_dir) if summary is None else None
-    start = _run_start(run_dir)
+    start = _run_start(run_dir, problems)
     if start.get("start_date") is not None:
         header = {"start_date": start["start_date"], **header}
     if as_json:
         from sandbox.replay.findings import group_findings, iter_findings, sort_groups
 
-        groups = sort_groups(group_findings(iter_findings(run_dir)))
+        report = ReadReport()
+        try:
+            groups = [
+                g.as_dict() for g in sort_groups(group_findings(iter_findings(run_dir, report)))
+            ]
+        except RunRecordError:
+            groups = None  # the reason is in problems already
         data = {
             "header": header,
             "summary": summary,
-            "findings": [g.as_dict() for g in groups],
+            "findings": groups,
             "counts_from_events": fallback,
+            "problems": problems,
+            "skipped_lines": [n for n, _ in report.bad_lines],
         }
         print(json.dumps(data, indent=2))
         return
     with open_output(page=not no_pager, width=width) as console:
         render_summary(header, summary, console, fallback=fallback)
+        for problem in problems:
+            console.print(Text(f"⚠ {clean_text(problem)}", "yellow"))
 
 
 def replay_cmd(
@@ -279,19 +318,65 @@ def replay_cmd(
     _pager: PagerOpt = False,
 ) -> None:
     """Replay a run: conversations with retrievals, memory writes and findings in place."""
+    run_dir = _resolve(run, runs_dir, wait=follow and not (explain or memory))
+    with record_errors():
+        _replay(
+            run_dir,
+            users=set(user or []),
+            session=session,
+            findings_only=findings_only,
+            monitor=monitor,
+            severity=severity,
+            category=category,
+            owner=owner,
+            memory=memory,
+            explain=explain,
+            no_retrievals=no_retrievals,
+            no_writes=no_writes,
+            context=context,
+            follow=follow,
+            speed=speed,
+            as_json=as_json,
+            width=width,
+            no_pager=no_pager,
+        )
+
+
+def _replay(
+    run_dir: Path,
+    *,
+    users: set[str],
+    session: str | None,
+    findings_only: bool,
+    monitor: list[str] | None,
+    severity: str | None,
+    category: list[str] | None,
+    owner: list[str] | None,
+    memory: bool,
+    explain: str | None,
+    no_retrievals: bool,
+    no_writes: bool,
+    context: bool,
+    follow: bool,
+    speed: float | None,
+    as_json: bool,
+    width: int | None,
+    no_pager: bool,
+) -> None:
+    from rich.text import Text
+
     from sandbox.cli.findings_cmd import checked_criteria
-    from sandbox.record.reader import ReadReport, iter_events
+    from sandbox.record.reader import ReadReport
     from sandbox.replay.filters import ReplayFilter, SessionRange, parse_session_range
     from sandbox.replay.output import open_output
-    from sandbox.replay.player import read_notices, replay_json, replay_text
+    from sandbox.replay.player import read_notices, replay_json, replay_text, stop_notice
+    from sandbox.replay.reading import read_events
     from sandbox.replay.render import RenderOptions
 
-    run_dir = _resolve(run, runs_dir, wait=follow and not (explain or memory))
     try:
         srange = parse_session_range(session) if session else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--session") from None
-    users = set(user or [])
     # a run still being written may not have every user, session or monitor yet
     crit = checked_criteria(
         run_dir,
@@ -313,14 +398,12 @@ def replay_cmd(
         _explain(run_dir, explain, as_json, width, page, opts)
         return
     if memory:
-        from rich.text import Text
-
         from sandbox.replay.memory_view import memory_states, render_memory_states, state_json
         from sandbox.replay.style import SimClock
 
         report = ReadReport()
         states = memory_states(
-            iter_events(run_dir, report), users or None, srange or SessionRange(None, None)
+            read_events(run_dir, report), users or None, srange or SessionRange(None, None)
         )
         if as_json:
             print(json.dumps([state_json(s) for s in states], indent=2, default=str))
@@ -337,12 +420,27 @@ def replay_cmd(
         return
     if as_json:
         try:
-            replay_json(run_dir, sys.stdout, flt=flt, follow=follow)
+            stats = replay_json(run_dir, sys.stdout, flt=flt, follow=follow)
         except BrokenPipeError:
             _quiet_stdout()
+            return
+        for notice in [*read_notices(stats.report), stop_notice(stats)]:
+            if notice is not None:
+                typer.echo(notice.plain, err=True)
         return
     with open_output(page=page, width=width) as console:
         replay_text(run_dir, console, flt=flt, options=opts, follow=follow, speed=speed)
+        unfinished = None if follow else _not_finished(run_dir)
+        if unfinished is not None:
+            console.print(Text(f"⚠ {clean_text(unfinished)}", "yellow"))
+
+
+def _not_finished(run_dir: Path) -> str | None:
+    """Why a run's record ends early, when its writer is dead or stale; else None."""
+    from sandbox.replay.follow import why_stopped
+
+    status, reason = why_stopped(run_dir)
+    return reason if status in ("dead", "stale") else None
 
 
 def _explain(
@@ -353,28 +451,44 @@ def _explain(
     page: bool,
     opts: RenderOptions,
 ) -> None:
+    from sandbox.record.reader import ReadReport
     from sandbox.replay.explain import explain_finding
     from sandbox.replay.explain_view import explanation_json, render_explanation
     from sandbox.replay.output import open_output
+    from sandbox.replay.player import read_notices
 
-    ex = explain_finding(run_dir, finding_id)
+    report = ReadReport()
+    ex = explain_finding(run_dir, finding_id, report)
+    notes = read_notices(report)
     if ex is None:
-        typer.echo(f"no finding {finding_id!r} in {run_dir}", err=True)
+        for note in notes:
+            typer.echo(note.plain, err=True)
+        typer.echo(f"no finding {clean_text(repr(finding_id))} in {run_dir}", err=True)
         raise typer.Exit(1)
     if as_json:
         print(json.dumps(explanation_json(ex), indent=2, default=str))
+        for note in notes:
+            typer.echo(note.plain, err=True)
         return
     with open_output(page=page, width=width) as console:
         render_explanation(ex, console, opts)
+        for note in notes:
+            console.print(note)
 
 
-def _run_start(run_dir: Path) -> dict[str, object]:
-    """The first event (run_start), read alone."""
-    from sandbox.record.reader import iter_events
+def _run_start(run_dir: Path, problems: list[str] | None = None) -> dict[str, object]:
+    """The first event (run_start), read alone; {} when there is none or it is damaged.
+
+    Why events.jsonl could not be read is added to `problems`.
+    """
+    from sandbox.record.reader import RunRecordError
+    from sandbox.replay.reading import read_events
 
     try:
-        first = next(iter(iter_events(run_dir)), None)
-    except OSError:
+        first = next(iter(read_events(run_dir)), None)
+    except (OSError, RunRecordError) as exc:
+        if problems is not None:
+            problems.append(str(exc))
         return {}
     return first if first and first.get("kind") == "run_start" else {}
 

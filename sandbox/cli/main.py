@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from sandbox.spec import SpecError
 
@@ -53,9 +52,25 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Seed to use instead of the scenario's.")] = None,
     out: Annotated[Path, typer.Option(help="Folder that holds run folders.")] = Path(RUNS_DIR),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 on findings this severe or worse (critical, high, medium, low, info)"
+            " or when a condition holds: 'surfaced_leaks > 0,relational_harm_per_1k >= 5'.",
+        ),
+    ] = None,
 ) -> None:
     """Simulate a scenario against its agent, with monitors, and record the run."""
     _offline()
+    if fail_on is not None:
+        from sandbox.suite.metrics import fail_on_conditions
+
+        try:
+            fail_on_conditions(fail_on)
+        except ValueError as exc:
+            typer.echo(f"error: --fail-on: {exc}", err=True)
+            raise typer.Exit(code=2) from None
     from sandbox.record.writer import (
         InvalidRunIdError,
         RunExistsError,
@@ -130,38 +145,25 @@ def run(
         typer.echo(f"interrupted: {exc}", err=True)
         raise typer.Exit(code=128 + exc.signum) from None
     print_summary(run_dir, Console())
+    if fail_on is not None:
+        from sandbox.suite.metrics import evaluate_fail_on
+
+        failed, reasons = evaluate_fail_on(run_dir, fail_on)
+        for line in reasons:
+            typer.echo(f"fail-on: {line}", err=True)
+        if failed:
+            raise typer.Exit(code=1)
 
 
 def print_summary(run_dir: Path, console: Console) -> None:
-    """The end-of-run table: what ran and what the monitors found."""
-    from sandbox.record.reader import read_summary
+    """The end-of-run summary: what the monitors found, the counts, where to look further.
 
-    s = read_summary(run_dir) or {}
-    t = Table(title=f"run {s.get('run_id', run_dir.name)}", show_lines=False)
-    t.add_column("monitor")
-    t.add_column("findings", justify="right")
-    t.add_column("per 1k turns", justify="right")
-    t.add_column("by category")
-    t.add_column("unscored", justify="right")
-    t.add_column("errors", justify="right")
-    for name, m in (s.get("monitors") or {}).items():
-        cats = ", ".join(f"{k}={v}" for k, v in sorted((m.get("by_category") or {}).items()))
-        t.add_row(
-            name,
-            str(m.get("findings", 0)),
-            f"{m.get('per_1000_turns', 0):.1f}",
-            cats or "-",
-            str(m.get("unscored", 0)),
-            str(m.get("errors", 0)),
-        )
-    console.print(t)
-    console.print(
-        f"status={s.get('status')} users={s.get('users')} sessions/user={s.get('sessions')} "
-        f"turns={s.get('turns')} events={s.get('events')} wall={s.get('wall_s')}s",
-        highlight=False,
-        markup=False,
-    )
-    console.print(f"run folder: {run_dir}", highlight=False, markup=False)
+    The same per-monitor table as `sandbox show`, fitted to the terminal's width
+    (`sandbox.replay.summary_view.render_run_summary`).
+    """
+    from sandbox.replay.summary_view import render_run_summary
+
+    render_run_summary(run_dir, console)
 
 
 @app.command()

@@ -104,9 +104,9 @@ def parse_line(
             obj = json.loads(raw.decode("utf-8", "replace"))
             if report is not None:
                 report.repaired_lines.append(lineno)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             obj = None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         obj = None
     if isinstance(obj, dict) and (not checked or check_event(obj) is None):
         return obj

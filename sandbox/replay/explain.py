@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.record.reader import ReadReport, events_path, iter_events, parse_line
+from sandbox.record.reader import ReadReport
 from sandbox.replay.evidence import evidence_memory_ids, evidence_write_seqs
+from sandbox.replay.reading import parse_checked, read_events, scan_lines
 from sandbox.replay.style import as_int
 
 __all__ = ["Explanation", "explain_finding", "find_finding"]
@@ -40,15 +41,21 @@ class Explanation:
 
 
 def find_finding(run_dir: Path, finding_id: str, report: ReadReport | None = None) -> Event | None:
-    """The finding event with this id; only lines containing the id are parsed."""
+    """The finding event with this id; only lines containing the id are parsed.
+
+    A line holding the id whose fields have the wrong types is skipped (noted in
+    `report`), so what comes back can be indexed without guards.
+
+    Raises:
+        RunRecordError: naming events.jsonl when it is missing or unreadable.
+    """
     needle = finding_id.encode("utf-8")
-    with open(events_path(run_dir), "rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if needle not in raw:
-                continue
-            obj = parse_line(raw, lineno, report)
-            if obj and obj.get("kind") == "finding" and obj.get("id") == finding_id:
-                return obj
+    for lineno, raw in scan_lines(run_dir):
+        if needle not in raw:
+            continue
+        obj = parse_checked(raw, lineno, report)
+        if obj and obj.get("kind") == "finding" and obj.get("id") == finding_id:
+            return obj
     return None
 
 
@@ -80,7 +87,7 @@ def _origin(write: Event, recent: deque[Event]) -> Event | None:
 
 
 def _events_before(run_dir: Path, seq: int, report: ReadReport | None) -> Iterator[Event]:
-    for e in iter_events(run_dir, report):
+    for e in read_events(run_dir, report):
         s = e.get("seq")
         if isinstance(s, int) and s >= seq:
             return
@@ -91,8 +98,13 @@ def explain_finding(
     run_dir: Path, finding_id: str, report: ReadReport | None = None
 ) -> Explanation | None:
     """Gather the chain behind a finding, or None when the run has no such finding."""
-    finding = find_finding(run_dir, finding_id, report)
+    seen = ReadReport()  # the second pass notes damage again; keep this pass's to itself
+    finding = find_finding(run_dir, finding_id, seen)
     if finding is None:
+        if report is not None:
+            report.bad_lines += seen.bad_lines
+            report.repaired_lines += seen.repaired_lines
+            report.truncated_tail |= seen.truncated_tail
         return None
     ex = Explanation(finding)
     about_seq = as_int(finding.get("about_seq"))

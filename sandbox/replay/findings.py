@@ -13,14 +13,14 @@ error that lists the known ones rather than an empty screen.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.record.reader import events_path
+from sandbox.record.reader import ReadReport
 from sandbox.replay.filters import FindingCriteria, SessionRange
+from sandbox.replay.reading import event_ok, scan_lines
 from sandbox.replay.style import SEVERITIES, severity_rank
 
 __all__ = [
@@ -66,21 +66,24 @@ def item_of(finding: dict[str, Any]) -> str:
     return "-"
 
 
-def iter_findings(run_dir: Path) -> Iterator[dict[str, Any]]:
-    """The run's finding events, in order, parsing only lines that can be findings."""
-    path = events_path(run_dir)
-    if not path.exists():
-        return
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if b'"finding"' not in raw:
-                continue
-            try:
-                e = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(e, dict) and e.get("kind") == "finding":
-                yield e
+def iter_findings(
+    run_dir: Path, report: ReadReport | None = None, *, missing_ok: bool = True
+) -> Iterator[dict[str, Any]]:
+    """The run's finding events, in order, parsing only lines that can be findings.
+
+    A finding with missing or wrongly typed fields is skipped and noted in `report`. A
+    run without events.jsonl has no findings (with `missing_ok`).
+
+    Raises:
+        RunRecordError: naming events.jsonl when it cannot be read (or is missing and
+            not `missing_ok`).
+    """
+    for lineno, raw in scan_lines(run_dir, missing_ok=missing_ok):
+        if b'"finding"' not in raw:
+            continue
+        e = event_ok(raw, lineno, "finding", report)
+        if e is not None:
+            yield e
 
 
 @dataclass
@@ -93,6 +96,7 @@ class RunIndex:
     categories: dict[str, set[str]] = field(default_factory=dict)  # monitor -> categories
     owners: set[str] = field(default_factory=set)
     findings: list[dict[str, Any]] = field(default_factory=list)
+    report: ReadReport = field(default_factory=ReadReport)  # findings skipped as corrupt
 
     @property
     def all_categories(self) -> set[str]:
@@ -155,47 +159,49 @@ def _known(values: Iterable[str], what: str = "known") -> str:
 
 
 def scan_run(run_dir: Path) -> RunIndex:
-    """One pass over events.jsonl that parses only run_start, session_start and findings."""
+    """One pass over events.jsonl that parses only run_start, session_start and findings.
+
+    Findings with missing or wrongly typed fields are left out and noted in `report`.
+
+    Raises:
+        RunRecordError: naming events.jsonl when it is missing or cannot be read.
+    """
     idx = RunIndex()
-    path = events_path(run_dir)
-    if not path.exists():
-        return idx
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if b'"finding"' in raw:
-                kind = "finding"
-            elif b'"session_start"' in raw:
-                kind = "session_start"
-            elif b'"run_start"' in raw:
-                kind = "run_start"
-            else:
-                continue
-            try:
-                e = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(e, dict) or e.get("kind") != kind:
-                continue
-            if kind == "run_start":
-                for m in e.get("monitors") or []:
-                    name = m.get("name") if isinstance(m, dict) else m
-                    if isinstance(name, str):
-                        idx.monitors.add(name)
-                for c in e.get("cast") or []:
-                    if isinstance(c, dict) and isinstance(c.get("user"), str):
-                        idx.users.add(c["user"])
-            elif kind == "session_start":
-                if isinstance(e.get("user"), str):
-                    idx.users.add(e["user"])
-                if isinstance(e.get("session"), int):
-                    idx.sessions.add(e["session"])
-            else:
-                idx.findings.append(e)
-                mon = str(e.get("monitor", "?"))
-                idx.monitors.add(mon)
-                idx.categories.setdefault(mon, set()).add(str(e.get("category", "?")))
-                if isinstance(e.get("owner"), str):
-                    idx.owners.add(e["owner"])
+    for lineno, raw in scan_lines(run_dir):
+        if b'"finding"' in raw:
+            kind = "finding"
+        elif b'"session_start"' in raw:
+            kind = "session_start"
+        elif b'"run_start"' in raw:
+            kind = "run_start"
+        else:
+            continue
+        # findings must be well-formed; run and session starts are only read defensively
+        e = event_ok(raw, lineno, kind, idx.report, checked=kind == "finding")
+        if e is None:
+            continue
+        if kind == "run_start":
+            monitors = e.get("monitors")
+            for m in monitors if isinstance(monitors, list) else []:
+                name = m.get("name") if isinstance(m, dict) else m
+                if isinstance(name, str):
+                    idx.monitors.add(name)
+            cast = e.get("cast")
+            for c in cast if isinstance(cast, list) else []:
+                if isinstance(c, dict) and isinstance(c.get("user"), str):
+                    idx.users.add(c["user"])
+        elif kind == "session_start":
+            if isinstance(e.get("user"), str):
+                idx.users.add(e["user"])
+            if isinstance(e.get("session"), int):
+                idx.sessions.add(e["session"])
+        else:
+            idx.findings.append(e)
+            mon = str(e.get("monitor", "?"))
+            idx.monitors.add(mon)
+            idx.categories.setdefault(mon, set()).add(str(e.get("category", "?")))
+            if isinstance(e.get("owner"), str):
+                idx.owners.add(e["owner"])
     return idx
 
 

@@ -22,6 +22,12 @@ def namespace_text(ns: object) -> str:
     return clean(ns) if ns is not None else "?"
 
 
+def _flagged(hit: Event, flagged: dict[str, Event]) -> bool:
+    """Whether a finding names this hit (a hit id of the wrong type names nothing)."""
+    hid = hit.get("id")
+    return isinstance(hid, str) and hid in flagged
+
+
 def retrieval_lines(
     e: Event, user: Any, findings: list[Event], show_all: bool, item_chars: int = 160
 ) -> list[Text]:
@@ -36,7 +42,7 @@ def retrieval_lines(
             flagged.setdefault(mid, f)
     hits = [h for h in e.get("hits") or [] if isinstance(h, dict)]
     about = any(f.get("about_seq") == e.get("seq") for f in findings)
-    if not (show_all or about or any(h.get("id") in flagged for h in hits)):
+    if not (show_all or about or any(_flagged(h, flagged) for h in hits)):
         return []
     head = lead(f"⌕ {clean(e.get('op', 'search'))} ", "dim")
     head.append(namespace_text(e.get("namespace")), "dim bold")
@@ -46,13 +52,13 @@ def retrieval_lines(
         head.append("”", "dim")
     head.append(f" → {len(hits)} hit{'s' if len(hits) != 1 else ''}", "dim")
     rows: list[Text] = [head]
-    shown = hits if show_all else [h for h in hits if h.get("id") in flagged]
+    shown = hits if show_all else [h for h in hits if _flagged(h, flagged)]
     if len(shown) < len(hits):
         n = len(hits) - len(shown)
         head.append(f" (+{n} other hit{'s' if n != 1 else ''})", "dim")
     for h in shown:
         line = lead("  · ", "dim")
-        line.append(clean(h.get("id", "?")), "bold" if h.get("id") in flagged else "")
+        line.append(clean(h.get("id", "?")), "bold" if _flagged(h, flagged) else "")
         score = h.get("score")
         if isinstance(score, int | float) and not isinstance(score, bool):
             line.append(f" {score:.2f}", "dim")

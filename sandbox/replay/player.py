@@ -16,13 +16,22 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from sandbox.record.reader import ReadReport, iter_events
+from sandbox.record.reader import ReadReport
 from sandbox.replay.blocks import Block, BlockGrouper
 from sandbox.replay.filters import ReplayFilter
-from sandbox.replay.follow import Idle, follow_events
+from sandbox.replay.follow import FollowState, Idle, follow_events
+from sandbox.replay.reading import read_events
 from sandbox.replay.render import RenderOptions, TranscriptRenderer
+from sandbox.replay.sanitize import clean
 
-__all__ = ["ReplayStats", "block_visible", "read_notices", "replay_json", "replay_text"]
+__all__ = [
+    "ReplayStats",
+    "block_visible",
+    "read_notices",
+    "replay_json",
+    "replay_text",
+    "stop_notice",
+]
 
 Event = dict[str, Any]
 
@@ -36,6 +45,7 @@ class ReplayStats:
     turns_shown: int = 0
     findings_shown: int = 0
     report: ReadReport = field(default_factory=ReadReport)
+    follow: FollowState = field(default_factory=FollowState)
 
 
 def block_visible(block: Block, flt: ReplayFilter) -> bool:
@@ -69,11 +79,18 @@ def _blocks(
 
 
 def _source(
-    run_dir: Path, report: ReadReport, follow: bool, follow_kw: dict[str, Any]
+    run_dir: Path, stats: ReplayStats, follow: bool, follow_kw: dict[str, Any]
 ) -> Iterable[Event | Idle]:
     if follow:
-        return follow_events(run_dir, report, **follow_kw)
-    return iter_events(run_dir, report)
+        return follow_events(run_dir, stats.report, state=stats.follow, **follow_kw)
+    return read_events(run_dir, stats.report)
+
+
+def stop_notice(stats: ReplayStats) -> Text | None:
+    """Why following stopped, when the run stopped without ``run_end`` (killed, damaged)."""
+    if stats.follow.stopped is None:
+        return None
+    return Text(f"⚠ stopped following: {clean(stats.follow.stopped)}", "bold yellow")
 
 
 def read_notices(report: ReadReport) -> list[Text]:
@@ -133,7 +150,7 @@ def replay_text(
     renderer = TranscriptRenderer(console, options, flt)
     try:
         for block in _blocks(
-            _source(run_dir, stats.report, follow, dict(follow_kw or {}, sleep=sleep)), stats
+            _source(run_dir, stats, follow, dict(follow_kw or {}, sleep=sleep)), stats
         ):
             if not block_visible(block, flt):
                 renderer.observe(block)
@@ -157,6 +174,9 @@ def replay_text(
         )
     for note in read_notices(stats.report):
         console.print(note)
+    stopped = stop_notice(stats)
+    if stopped is not None:
+        console.print(stopped)
     return stats
 
 
@@ -178,7 +198,7 @@ def replay_json(
     stats = ReplayStats()
     try:
         for block in _blocks(
-            _source(run_dir, stats.report, follow, dict(follow_kw or {}, sleep=sleep)), stats
+            _source(run_dir, stats, follow, dict(follow_kw or {}, sleep=sleep)), stats
         ):
             if not block_visible(block, flt) or (block.user is None and flt.narrows):
                 continue

@@ -6,13 +6,13 @@ over events.jsonl that parses only session_start and finding lines.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.record.reader import events_path, list_runs, read_header
+from sandbox.record.reader import RunRecordError, list_runs, read_header
+from sandbox.replay.reading import event_ok, scan_lines
 
 __all__ = [
     "RunInfo",
@@ -72,61 +72,60 @@ def _rel(p: Path, root: Path) -> str:
 
 
 def scan_counts(run_dir: Path) -> tuple[set[str], int, int, bool]:
-    """(users, sessions, findings, torn tail) from one pass that skips most lines."""
+    """(users, sessions, findings, torn tail) from one pass that skips most lines.
+
+    A missing or unreadable events.jsonl counts nothing (the caller shows the damage).
+    """
     users: set[str] = set()
     sessions = findings = 0
     torn = False
-    path = events_path(run_dir)
-    if not path.exists():
-        return users, 0, 0, False
-    with open(path, "rb") as fh:
-        for raw in fh:
+    try:
+        for lineno, raw in scan_lines(run_dir, missing_ok=True):
             torn = not raw.endswith(b"\n")
             if b'"session_start"' in raw:
-                try:
-                    e = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(e, dict) and e.get("kind") == "session_start":
+                e = event_ok(raw, lineno, "session_start", checked=False)
+                if e is not None:
                     sessions += 1
                     if isinstance(e.get("user"), str):
                         users.add(e["user"])
-            elif b'"finding"' in raw:
-                try:
-                    e = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(e, dict) and e.get("kind") == "finding":
-                    findings += 1
+            elif b'"finding"' in raw and event_ok(raw, lineno, "finding") is not None:
+                findings += 1
+    except RunRecordError:
+        return users, sessions, findings, torn
     return users, sessions, findings, torn
 
 
 def findings_by_monitor(run_dir: Path) -> dict[str, dict[str, Any]]:
-    """Per-monitor finding counts from the events (for runs with no summary.json yet)."""
+    """Per-monitor finding counts from the events (for runs with no summary.json yet).
+
+    Empty when events.jsonl is missing or unreadable.
+    """
     out: dict[str, dict[str, Any]] = {}
-    path = events_path(run_dir)
-    if not path.exists():
+    try:
+        lines = _finding_lines(run_dir)
+    except RunRecordError:
         return out
-    with open(path, "rb") as fh:
-        for raw in fh:
-            if b'"finding"' not in raw:
-                continue
-            try:
-                e = json.loads(raw)
-            except ValueError:
-                continue
-            if not isinstance(e, dict) or e.get("kind") != "finding":
-                continue
-            m = out.setdefault(
-                str(e.get("monitor", "?")),
-                {"findings": 0, "by_severity": {}, "by_category": {}, "first_finding": None},
-            )
-            m["findings"] += 1
-            for key, field_name in (("by_severity", "severity"), ("by_category", "category")):
-                v = str(e.get(field_name, "?"))
-                m[key][v] = m[key].get(v, 0) + 1
-            if m["first_finding"] is None:
-                m["first_finding"] = {k: e.get(k) for k in ("t_sim", "user", "session")}
+    for e in lines:
+        m = out.setdefault(
+            str(e.get("monitor", "?")),
+            {"findings": 0, "by_severity": {}, "by_category": {}, "first_finding": None},
+        )
+        m["findings"] += 1
+        for key, field_name in (("by_severity", "severity"), ("by_category", "category")):
+            v = str(e.get(field_name, "?"))
+            m[key][v] = m[key].get(v, 0) + 1
+        if m["first_finding"] is None:
+            m["first_finding"] = {k: e.get(k) for k in ("t_sim", "user", "session")}
+    return out
+
+
+def _finding_lines(run_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for lineno, raw in scan_lines(run_dir, missing_ok=True):
+        if b'"finding"' in raw:
+            e = event_ok(raw, lineno, "finding")
+            if e is not None:
+                out.append(e)
     return out
 
 
@@ -145,6 +144,7 @@ class RunInfo:
     events: int | None
     created: str | None
     torn: bool = False
+    problem: str | None = None  # why the run shows as damaged: the unreadable file and why
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for `--json`."""
@@ -164,13 +164,21 @@ def scenario_name(header: dict[str, Any]) -> str | None:
 
 
 def run_info(run_dir: Path, root: Path) -> RunInfo:
-    """Describe one run without reading more of it than needed."""
+    """Describe one run without reading more of it than needed.
+
+    A run whose run.json is missing or unreadable has status ``damaged`` and says why
+    in `problem`; its counts come from the events.
+    """
+    problem = None
     try:
         header = read_header(run_dir)
-    except (OSError, ValueError):
-        header = {}
-    if not isinstance(header, dict):
-        header = {}
+    except (OSError, ValueError) as exc:
+        header = {"status": "damaged"}
+        problem = str(exc)
+    events = run_dir / "events.jsonl"
+    if not events.is_file():
+        lost = f"{events}: {'is a folder' if events.is_dir() else 'missing'}"
+        problem = f"{problem}; {lost}" if problem else lost
     counts = header.get("event_counts") if isinstance(header.get("event_counts"), dict) else None
     users_field = header.get("users")
     users: int | None = None
@@ -186,9 +194,14 @@ def run_info(run_dir: Path, root: Path) -> RunInfo:
         users = len(seen) if users is None else users
         sessions, findings = n_sessions, n_findings
     created = header.get("created") or header.get("created_at")
-    if created is None and (run_dir / "run.json").exists():
-        mtime = (run_dir / "run.json").stat().st_mtime
-        created = datetime.fromtimestamp(mtime).isoformat(timespec="seconds")
+    if created is None:
+        for name in ("run.json", "events.jsonl"):
+            try:
+                mtime = (run_dir / name).stat().st_mtime
+            except OSError:
+                continue
+            created = datetime.fromtimestamp(mtime).isoformat(timespec="seconds")
+            break
     return RunInfo(
         id=_rel(run_dir, root),
         path=str(run_dir),
@@ -201,4 +214,5 @@ def run_info(run_dir: Path, root: Path) -> RunInfo:
         events=header.get("events") if isinstance(header.get("events"), int) else None,
         created=str(created) if created is not None else None,
         torn=torn,
+        problem=problem,
     )

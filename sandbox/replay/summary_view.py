@@ -30,7 +30,18 @@ __all__ = ["flow", "render_run_summary", "render_runs", "render_summary", "spark
 
 _BARS = "▁▂▃▄▅▆▇█"
 _SHORT = {"critical": "crit", "medium": "med"}
-_STATUS_STYLE = {"complete": "green", "running": "bold cyan", "failed": "bold red"}
+_STATUS_STYLE = {
+    "complete": "green",
+    "running": "bold cyan",
+    "failed": "bold red",
+    # a run that stopped early: killed (its process is gone), stale (no heartbeat from a
+    # writer on another host), interrupted (Ctrl-C, SIGTERM, SIGHUP: closed cleanly)
+    "dead": "bold red",
+    "stale": "bold magenta",
+    "interrupted": "bold yellow",
+    # run.json missing or unreadable: what the events allow is shown
+    "damaged": "bold red reverse",
+}
 
 
 def _dict(value: object) -> dict[str, Any]:
@@ -132,6 +143,8 @@ def render_runs(infos: Iterable[RunInfo], console: Console) -> int:
         status = Text(clean(info.status), _STATUS_STYLE.get(info.status, "yellow"))
         if info.torn:
             status.append(" (torn)", "bold yellow")
+        if info.problem and info.status != "damaged":
+            status.append(" (damaged)", _STATUS_STYLE["damaged"])
         statuses.append(status)
     ids = [clean(i.id) for i in rows]
     scen = [clean(i.scenario or "-") for i in rows]
@@ -560,8 +573,11 @@ def _facts(header: dict[str, Any], summary: dict[str, Any] | None) -> list[Text]
     for key, value in shown.items():
         if value is None:
             continue
-        item = Text(labels.get(key, key) + " ", "dim")
+        item = Text().append(labels.get(key, key) + " ", "dim")  # the value not dimmed
         item.append_text(one_line(value, 60, _STATUS_STYLE.get(str(value), "")))
+        recorded = header.get("recorded_status")
+        if key == "status" and recorded is not None and recorded != value:
+            item.append(f" (recorded {one_line(recorded, 20).plain})", "dim")
         items.append(item)
     return items
 
@@ -619,14 +635,21 @@ def render_run_summary(run_dir: Path, console: Console) -> None:
     """What ``sandbox run`` prints at the end, fitted to the console width.
 
     The per-monitor table of `sandbox show` (categories and first finding under it when
-    narrow), the run's counts, its folder and the commands to look further.
+    narrow), the run's counts as ``key=value`` (``status=complete``, the form scripts
+    grep), its folder and the commands to look further. A damaged summary.json is named
+    in a warning instead of the table.
     """
-    from sandbox.record.reader import iter_events, read_summary
+    from sandbox.record.reader import read_summary
+    from sandbox.replay.reading import read_events
 
-    summary = read_summary(run_dir) or {}
+    problem = None
+    try:
+        summary = read_summary(run_dir) or {}
+    except (OSError, ValueError) as exc:
+        summary, problem = {}, str(exc)
     start: dict[str, Any] = {}
     try:
-        first = next(iter(iter_events(run_dir)), None)
+        first = next(iter(read_events(run_dir)), None)
         if isinstance(first, dict) and first.get("kind") == "run_start":
             start = first
     except (OSError, ValueError):
@@ -640,12 +663,18 @@ def render_run_summary(run_dir: Path, console: Console) -> None:
         clock = SimClock(start.get("start_date"))
         for r in _monitors_table(monitors, clock, width, summary.get("turns")):
             console.print(r)
-    labels = {"sessions": "sessions/user", "wall_s": "wall s"}
+    elif summary:  # a finished run that checked nothing must not look like a clean one
+        console.print(Text("no monitor ran: nothing was checked for findings", "yellow"))
+    if problem is not None:
+        console.print(Text(f"⚠ {clean(problem)}", "yellow"))
+    labels = {"sessions": "sessions/user", "wall_s": "wall"}
     facts = []
     for key in ("status", "users", "sessions", "turns", "events", "wall_s"):
-        if summary.get(key) is not None:
-            item = Text(labels.get(key, key) + " ", "dim")
-            item.append(clean(summary[key]), _STATUS_STYLE.get(str(summary[key]), ""))
+        value = summary.get(key)
+        if value is not None:
+            item = Text().append(labels.get(key, key) + "=", "dim")
+            shown = f"{value:.1f}s" if key == "wall_s" and _is_num(value) else clean(value)
+            item.append(shown, _STATUS_STYLE.get(str(value), ""))
             facts.append(item)
     for line in flow(facts, width):
         console.print(line)

@@ -437,3 +437,13 @@ def test_url_credentials_never_reach_the_run_folder(tmp_path: Path) -> None:
     for p in files:
         assert secret.encode() not in p.read_bytes(), p
     assert "http://***@127.0.0.1" in (run / "run.json").read_text()
+
+
+def test_an_absurdly_deep_line_is_a_bad_line_not_a_crash(tmp_path: Path) -> None:
+    run = _small_run(tmp_path)
+    with open(run / "events.jsonl", "ab") as fh:
+        fh.write(b"[" * 100_000 + b"\n")
+    report = ReadReport()
+    kinds = [e["kind"] for e in iter_events(run, report)]
+    assert kinds[-1] != "[" and len(kinds) == 3
+    assert [n for n, _ in report.bad_lines] == [4]

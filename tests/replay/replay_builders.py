@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,22 @@ from sandbox.record.writer import RunWriter
 from sandbox.replay.player import ReplayStats, replay_text
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Turn a hang (say `--follow` waiting on a run that will never write) into a failure."""
+
+    def expire(*_: object) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def make_console(width: int = 100, color: bool = False) -> tuple[Console, StringIO]:

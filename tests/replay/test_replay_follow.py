@@ -15,12 +15,14 @@ from sandbox.replay.player import replay_json, replay_text
 class Script:
     """A fake sleep that performs one scripted append per call (the writer's next move)."""
 
-    def __init__(self, steps):
+    def __init__(self, steps, limit: int = 1000):
         self.steps = list(steps)
         self.calls = 0
+        self.limit = limit  # a follower that never stops fails instead of hanging
 
     def __call__(self, _seconds: float) -> None:
         self.calls += 1
+        assert self.calls <= self.limit, "still following after the scripted steps"
         if self.steps:
             self.steps.pop(0)()
 
@@ -70,7 +72,7 @@ def test_follow_holds_a_half_written_line_until_it_is_complete(tmp_path: Path):
 
 def test_follow_reports_a_torn_tail_once_the_writer_stopped(tmp_path: Path):
     path = tmp_path / "events.jsonl"
-    path.write_text('{"seq": 0, "kind": "run_start"}\n{"seq": 1, "ki')
+    path.write_text('{"seq": 0, "kind": "session_end"}\n{"seq": 1, "ki')
     report = ReadReport()
     items = list(follow_events(path, report, sleep=Script([]), running=lambda: False))
     assert [i["seq"] for i in items if isinstance(i, dict)] == [0]
@@ -142,3 +144,106 @@ def test_follow_shows_a_held_turn_once_the_writer_goes_quiet(tmp_path: Path):
     replay_text(w.dir, console, follow=True, sleep=Script(steps))
     assert seen == [False, False, False, True]  # shown after four quiet polls, not before
     w.close("complete")
+
+
+def _gone_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _set_header(run: Path, **fields) -> None:
+    header = json.loads((run / "run.json").read_text())
+    header.update(fields)
+    (run / "run.json").write_text(json.dumps(header))
+
+
+def test_follow_stops_promptly_on_a_killed_run(tmp_path: Path):
+    """run.json says running, but the pid it names is gone (kill -9): stop, say dead."""
+    import socket
+    import time
+
+    from replay_builders import deadline
+    from typer.testing import CliRunner
+
+    from sandbox.cli.main import app
+
+    run = build_small_run(tmp_path, "killed", finish=False)
+    pid = _gone_pid()
+    _set_header(run, pid=pid, host=socket.gethostname())
+    console, buf = make_console()
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the real wait, but a hang becomes a failure
+        polls.append(seconds)
+        assert len(polls) < 40, "still following a dead run"
+        time.sleep(seconds)
+
+    began = time.monotonic()
+    stats = replay_text(run, console, follow=True, sleep=sleep)  # the real liveness check
+    assert time.monotonic() - began < 5 and not polls  # dead at once: no wait at all
+    out = buf.getvalue()
+    assert "Done, I forgot it" in out  # everything written before the kill is shown
+    assert f"stopped following: run is dead: run.json says running but process {pid}" in out
+    assert stats.follow.status == "dead"
+    began = time.monotonic()
+    with deadline(20):
+        r = CliRunner().invoke(app, ["replay", str(run), "--follow"])
+    assert time.monotonic() - began < 5
+    assert r.exit_code == 0 and "run is dead" in r.output, r.output
+    r = CliRunner().invoke(app, ["replay", str(run), "--follow", "--json"])
+    assert r.exit_code == 0 and "stopped following: run is dead" in r.output
+    r = CliRunner().invoke(app, ["replay", str(run)])  # without --follow: said at the end
+    assert r.exit_code == 0 and "run is dead" in r.output
+
+
+def test_follow_stops_when_the_writer_dies_while_followed(tmp_path: Path):
+    import socket
+
+    w = RunWriter(tmp_path / "dies", {"run_id": "dies"})
+    start(w, "dies")
+    w.emit(SessionStart(user="maya", session=0, t_sim=0.5, date="2026-01-05"))
+    w.emit(UserTurn(user="maya", session=0, turn=0, t_sim=0.5, text="last words"))
+    pid = _gone_pid()
+    steps = [lambda: None, lambda: _set_header(w.dir, pid=pid, host=socket.gethostname())]
+    sleep = Script(steps)
+    console, buf = make_console()
+    stats = replay_text(w.dir, console, follow=True, sleep=sleep)
+    assert sleep.calls == 2  # two quiet polls while alive, then the check saw it dead
+    assert "last words" in buf.getvalue() and "run is dead" in buf.getvalue()
+    assert stats.follow.status == "dead"
+    w.close("interrupted")
+
+
+def test_follow_stops_on_a_stale_run_from_another_host(tmp_path: Path):
+    run = build_small_run(tmp_path, "stale", finish=False)
+    _set_header(run, host="elsewhere", heartbeat="2020-01-01T00:00:00+00:00")
+    console, buf = make_console()
+    stats = replay_text(run, console, follow=True, sleep=Script([]))
+    assert "run is stale" in buf.getvalue() and stats.follow.status == "stale"
+
+
+def test_follow_gives_up_on_a_damaged_header(tmp_path: Path):
+    """run.json is written atomically, so one that stays unreadable is damage: stop."""
+    from sandbox.replay.follow import DAMAGED_POLLS
+
+    run = build_small_run(tmp_path, "torn", finish=False)
+    (run / "run.json").write_text("{not json")
+    sleep = Script([])
+    console, buf = make_console(width=400)
+    stats = replay_text(run, console, follow=True, sleep=sleep)
+    assert sleep.calls == DAMAGED_POLLS - 1
+    assert "stopped following:" in buf.getvalue() and "run.json: not valid JSON" in buf.getvalue()
+    assert stats.follow.status == "damaged"
+    (run / "run.json").unlink()  # missing while events exist: the same
+    stats = replay_text(run, console, follow=True, sleep=Script([]))
+    assert stats.follow.status == "damaged" and "run.json is missing" in buf.getvalue()
+
+
+def test_follow_of_a_finished_run_says_nothing_more(small_run: Path):
+    console, buf = make_console()
+    stats = replay_text(small_run, console, follow=True, sleep=Script([]))
+    assert stats.follow.stopped is None and "stopped following" not in buf.getvalue()

@@ -207,7 +207,17 @@ def test_other_kinds_render_without_crashing(tmp_path: Path):
     run.mkdir()
     (run / "run.json").write_text('{"status": "complete", "run_id": "misc"}')
     rows = [
-        {"seq": 0, "kind": "run_start", "run_id": "misc", "start_date": "2026-01-05"},
+        {
+            "seq": 0,
+            "kind": "run_start",
+            "run_id": "misc",
+            "scenario": "misc",
+            "seed": 1,
+            "agent": {},
+            "personas": {},
+            "cast": [],
+            "start_date": "2026-01-05",
+        },
         {
             "seq": 1,
             "kind": "profile_change",
@@ -236,10 +246,12 @@ def test_other_kinds_render_without_crashing(tmp_path: Path):
             "monitor": "drift",
             "category": "onset",
             "severity": "weird",
-            "evidence": "not a dict",
+            "evidence": {"span": "not a span", "memory_ids": "m1"},  # odd inside: shown
             "about_seq": 99,
         },
         ["not", "an", "object"],
+        # wrongly typed fields (evidence must be an object): skipped with a warning
+        {"seq": 7, "kind": "finding", "id": "F2", "monitor": "m", "category": "c", "evidence": "x"},
     ]
     (run / "events.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     out, stats = render(run)
@@ -249,5 +261,5 @@ def test_other_kinds_render_without_crashing(tmp_path: Path):
     assert "MONITOR" in out and "judge: ValueError: bad" in out
     assert "telepathy" in out and '"x": 1' in out
     assert "F1 drift/onset" in out and "about seq 99" in out
-    assert "skipped 1 corrupt line(s)" in out
+    assert "skipped 2 corrupt line(s) of events.jsonl: 8, 9" in out and "F2" not in out
     assert stats.findings_shown == 1
