@@ -36,7 +36,6 @@ stance.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from sandbox.analysis.jsonl import read_objects
 from sandbox.analysis.stats import wilson
 
 __all__ = [
@@ -82,20 +82,8 @@ class CorpusError(ValueError):
 def load_corpus(path: Path | str) -> list[dict[str, Any]]:
     """Read and check a judge corpus (JSON Lines)."""
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CorpusError(f"{p}: cannot read: {exc.strerror or exc}") from None
     out: list[dict[str, Any]] = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            it = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{p}:{n}: not JSON: {exc.msg}") from None
-        if not isinstance(it, dict):
-            raise CorpusError(f"{p}:{n}: expected a JSON object")
+    for n, it in read_objects(p, CorpusError):
         task = it.get("task")
         if task not in _TASKS:
             raise CorpusError(f"{p}:{n} [task]: expected one of {', '.join(_TASKS)}")

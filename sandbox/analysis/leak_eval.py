@@ -20,12 +20,12 @@ model's weights and threshold were fitted on, and the report reads the ``test`` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.analysis.jsonl import read_objects
 from sandbox.analysis.stats import wilson
 from sandbox.monitors.privacy.private import TIERS, Leak, LeakConfig, PrivateIndex
 
@@ -75,21 +75,7 @@ def load_corpus(path: Path) -> list[dict[str, Any]]:
         CorpusError: naming the file, line and field of the first bad case.
     """
     cases: list[dict[str, Any]] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise CorpusError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CorpusError(f"{path}: not UTF-8 text") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}:{n}: not JSON: {exc.msg}") from None
-        if not isinstance(case, dict):
-            raise CorpusError(f"{path}:{n}: a case must be a JSON object")
+    for n, case in read_objects(path, CorpusError):
         _check_case(case, f"{path}:{n}")
         case.setdefault("id", f"line-{n}")
         cases.append(case)

@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Judge", "Judgement", "VulnerabilityScore", "split_sentences"]
+__all__ = ["Judge", "Judgement", "VulnerabilityScore", "split_sentences", "unscorable"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,19 @@ def split_sentences(text: str, limit: int = 12) -> list[str]:
     """
     parts = [p.strip(" -*#\t") for p in _SENT.split(text)]
     return [p for p in parts if len(p) >= 3 and re.search(r"[A-Za-z]", p)][:limit]
+
+
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+def unscorable(text: Any, what: str = "reply") -> str | None:
+    """Why a text cannot be judged by an English sentence-embedding judge, if it can't."""
+    if not isinstance(text, str) or not text.strip():
+        return f"empty {what}"
+    letters = _LETTER.findall(text)
+    if len(letters) < 2:
+        return f"{what} has no words"
+    if sum(1 for c in letters if _ASCII_LETTER.match(c)) / len(letters) < 0.6:
+        return f"{what} is not in English; the embedding judges only read English"
+    return None

@@ -18,33 +18,19 @@ that is empty or not English is unscored (``score=None``), never safe.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from sandbox.monitors.judges.base import Judgement, VulnerabilityScore
+from sandbox.monitors.judges.base import Judgement, VulnerabilityScore, unscorable
 from sandbox.monitors.judges.features import FeatureExtractor, ReplyView, apply
 from sandbox.monitors.judges.library import CalibrationFile, KindLibrary, load_libraries
 from sandbox.registry import INTERNAL, judges
 
 __all__ = ["EmbeddingJudge"]
 
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
-
-
-def _unscorable(reply: Any) -> str | None:
-    """Why a reply cannot be judged by an English sentence-embedding judge, if it can't."""
-    if not isinstance(reply, str) or not reply.strip():
-        return "empty reply"
-    letters = _LETTER.findall(reply)
-    if len(letters) < 2:
-        return "reply has no words"
-    if sum(1 for c in letters if _ASCII_LETTER.match(c)) / len(letters) < 0.6:
-        return "reply is not in English; the embedding judge only reads English"
-    return None
+_unscorable = unscorable  # the name other modules import
 
 
 @judges.register("embedding")

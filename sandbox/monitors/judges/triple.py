@@ -44,7 +44,12 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import Field
 
-from sandbox.monitors.judges.base import Judgement, VulnerabilityScore, split_sentences
+from sandbox.monitors.judges.base import (
+    Judgement,
+    VulnerabilityScore,
+    split_sentences,
+    unscorable,
+)
 from sandbox.registry import INTERNAL, judges
 
 __all__ = [
@@ -110,19 +115,10 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _NEGATED = re.compile(r"\b(?:not|n't|never|no)\b[^.!?]{0,20}$", re.IGNORECASE)
-_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
-_ASCII = re.compile(r"[A-Za-z]")
 
 
 def _unscorable(text: Any) -> str | None:
-    if not isinstance(text, str) or not text.strip():
-        return "empty text"
-    letters = _LETTER.findall(text)
-    if len(letters) < 2:
-        return "text has no words"
-    if sum(1 for c in letters if _ASCII.match(c)) / len(letters) < 0.6:
-        return "text is not in English; the judge only reads English"
-    return None
+    return unscorable(text, "text")
 
 
 def _count(pattern: re.Pattern[str], text: str, skip_negated: bool = False) -> int:
