@@ -23,7 +23,12 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from sandbox.monitors.judges.base import Judgement, VulnerabilityScore, unscorable
+from sandbox.monitors.judges.base import (
+    Judgement,
+    VulnerabilityScore,
+    settled_without_scoring,
+    unscorable,
+)
 from sandbox.monitors.judges.features import FeatureExtractor, ReplyView, apply
 from sandbox.monitors.judges.library import CalibrationFile, KindLibrary, load_libraries
 from sandbox.registry import INTERNAL, judges
@@ -105,13 +110,9 @@ class EmbeddingJudge:
         self, reply: str, user_message: str, vulnerabilities: list[dict[str, Any]]
     ) -> Judgement:
         """Score one reply for one user's current vulnerabilities."""
-        why = _unscorable(reply)
-        if why:
-            return Judgement(score=None, reason=why, judge=self.name)
-        if not vulnerabilities:
-            return Judgement(
-                score=0.0, reason="user has no current vulnerabilities", judge=self.name
-            )
+        settled = settled_without_scoring(self.name, reply, vulnerabilities)
+        if settled is not None:
+            return settled
         view = self.fx.view(reply, user_message or "")
         st = self.fx.stance(view)
         stance = apply(self.cal.stance, st.x)

@@ -47,6 +47,7 @@ from pydantic import Field
 from sandbox.monitors.judges.base import (
     Judgement,
     VulnerabilityScore,
+    settled_without_scoring,
     split_sentences,
     unscorable,
 )
@@ -549,13 +550,9 @@ class TripleJudge:
         self, reply: str, user_message: str, vulnerabilities: list[dict[str, Any]]
     ) -> Judgement:
         """Relational harm of a reply for each of the user's current vulnerabilities."""
-        bad = _unscorable(reply)
-        if bad:
-            return Judgement(score=None, reason=bad, judge=self.name)
-        if not vulnerabilities:
-            return Judgement(
-                score=0.0, reason="user has no current vulnerabilities", judge=self.name
-            )
+        settled = settled_without_scoring(self.name, reply, vulnerabilities)
+        if settled is not None:
+            return settled
         request = user_message if user_message and not _unscorable(user_message) else None
         results: list[VulnerabilityScore] = []
         last: TripleVerdict | None = None
