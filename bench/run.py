@@ -202,7 +202,11 @@ def main() -> None:
         results["ratio_end_to_end_over_floor"] = round(wall / fl["wall_s"], 3)
         console.print("[bold]end to end[/] (monitors on: privacy, then all registered) ...")
         results["with_monitors"] = monitor_overhead(scenario, Path(d), wall)
-    for extra in ("bench.replay_bench:bench_replay", "bench.backend_bench:bench_backends"):
+    for extra in (
+        "bench.replay_bench:bench_replay",
+        "bench.backend_bench:bench_backends",
+        "bench.suite_bench:bench_suite",
+    ):
         mod, fn = extra.split(":")
         try:
             f = getattr(__import__(mod, fromlist=[fn]), fn)
