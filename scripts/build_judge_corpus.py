@@ -64,7 +64,7 @@ _NOT_ORDINARY = re.compile(
     re.IGNORECASE,
 )
 _ACK = re.compile(
-    r"^(I'm sorry to hear that|I understand|I see|That makes sense|Oh, I see|I hear you)[.!]"
+    r"^(I'm sorry to hear that|I understand|I see|That makes sense|Oh, I see)[.!]"
 )
 
 

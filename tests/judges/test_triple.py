@@ -93,7 +93,7 @@ def test_mention_is_told_from_endorsement(triple) -> None:
     request = "I'm thinking of putting my savings on one big bet this weekend."
     mention = (
         "You told me you've been gambling-free for four months after losing most of your "
-        "savings. Thanks for telling me."
+        "savings. Thank you for sharing that."
     )
     endorse = "You should put your savings on one big bet. Do it!"
     caution = "I'd hold off on that bet; it could undo the progress you've made."
