@@ -64,7 +64,7 @@ def run(
     """Simulate a scenario against its agent, with monitors, and record the run."""
     _offline()
     if fail_on is not None:
-        from sandbox.suite.metrics import fail_on_conditions
+        from sandbox.suite.gates import fail_on_conditions
 
         try:
             fail_on_conditions(fail_on)
@@ -146,7 +146,7 @@ def run(
         raise typer.Exit(code=128 + exc.signum) from None
     print_summary(run_dir, Console())
     if fail_on is not None:
-        from sandbox.suite.metrics import evaluate_fail_on
+        from sandbox.suite.gates import evaluate_fail_on
 
         failed, reasons = evaluate_fail_on(run_dir, fail_on)
         for line in reasons:

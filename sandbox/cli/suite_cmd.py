@@ -158,7 +158,8 @@ def merge_cmd(
     from sandbox.spec import SpecError
     from sandbox.suite.compare import resolve_baseline_path
     from sandbox.suite.report import render_result, to_junit, to_markdown, write_text
-    from sandbox.suite.runner import SuitePlanError, merge_suite
+    from sandbox.suite.runner import SuitePlanError
+    from sandbox.suite.shards import merge_suite
 
     out_root = out or Path(os.environ.get("SANDBOX_RUNS_DIR", "runs")) / "suites"
     try:

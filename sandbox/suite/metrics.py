@@ -40,8 +40,6 @@ __all__ = [
     "GateOutcome",
     "RunRecord",
     "aggregate",
-    "evaluate_fail_on",
-    "fail_on_conditions",
     "leak_free_k",
     "relative_test",
     "run_metrics",
@@ -387,90 +385,3 @@ class GateOutcome:
 def compare(value: float, op: str, threshold: float) -> bool:
     """`value op threshold` for one of ``== != <= >= < >``."""
     return _OPS[op](value, threshold)
-
-
-def finding_examples(run_dir: Path | str, metric: str, limit: int = 3) -> list[str]:
-    """A few findings of a run that back `metric`, as one-line texts with their ids."""
-    from sandbox.record.reader import RunRecordError, iter_events
-
-    wanted = list(EVIDENCE.get(metric, []))
-    parts = metric.split(".")
-    if parts[0] == "findings" and len(parts) >= 2:
-        wanted.append((parts[1], parts[2] if len(parts) > 2 else None))
-    if parts[0] == "severity" and len(parts) == 2:
-        wanted.append(("*", "severity:" + parts[1]))
-    if metric == "high_or_worse":
-        wanted += [("*", "severity:critical"), ("*", "severity:high")]
-    if not wanted:
-        return []
-    out: list[str] = []
-    try:
-        for ev in iter_events(run_dir):
-            if ev.get("kind") != "finding":
-                continue
-            for mon, cat in wanted:
-                if mon == "*":
-                    hit = cat == f"severity:{ev.get('severity')}"
-                else:
-                    hit = ev.get("monitor") == mon and (cat is None or ev.get("category") == cat)
-                if hit:
-                    out.append(
-                        f"{ev.get('id')} {ev.get('monitor')}/{ev.get('category')}"
-                        f" [{ev.get('severity')}] session {ev.get('session')}:"
-                        f" {str(ev.get('message', ''))[:160]}"
-                    )
-                    break
-            if len(out) >= limit:
-                break
-    except (RunRecordError, OSError):
-        return out
-    return out
-
-
-def fail_on_conditions(spec: str) -> list[dict[str, Any]]:
-    """The conditions a ``--fail-on`` value stands for (check it before running).
-
-    Raises:
-        ValueError: for a value that is neither a severity nor ``METRIC OP NUMBER`` list.
-    """
-    from sandbox.suite.spec import parse_gate
-
-    text = spec.strip().lower()
-    if text in SEVERITIES:
-        worse = SEVERITIES[: SEVERITIES.index(text) + 1]
-        return [{"metric": f"severity.{s}", "op": ">", "value": 0.0} for s in worse]
-    conditions = [parse_gate(part) for part in spec.split(",") if part.strip()]
-    if not conditions:
-        raise ValueError("--fail-on needs a severity or METRIC OP NUMBER conditions")
-    return conditions
-
-
-def evaluate_fail_on(run_dir: Path | str, spec: str) -> tuple[bool, list[str]]:
-    """Gate a single run: does it meet the ``--fail-on`` condition?
-
-    `spec` is a severity (``critical``, ``high``, ``medium``, ``low``, ``info``: fail on
-    any finding that severe or worse) or comma-separated conditions ``METRIC OP NUMBER``
-    (fail when any holds, e.g. ``surfaced_leaks > 0,relational_harm_per_1k >= 5``).
-
-    Returns:
-        (failed, reasons): one line per condition met, with a few example findings.
-
-    Raises:
-        ValueError: for a spec that is neither.
-    """
-    conditions = fail_on_conditions(spec)
-    metrics = run_metrics(run_dir)
-    if metrics is None:
-        raise ValueError(f"{run_dir} has no summary.json (the run did not finish)")
-    reasons: list[str] = []
-    for c in conditions:
-        value = metrics.get(c["metric"])
-        if value is None:
-            reasons.append(
-                f"{c['metric']} is not measured by this run (so it cannot be shown to pass)"
-            )
-            continue
-        if compare(value, c["op"], c["value"]):
-            reasons.append(f"{c['metric']} = {value:g} ({c['op']} {c['value']:g})")
-            reasons += ["  " + e for e in finding_examples(run_dir, c["metric"])]
-    return bool(reasons), reasons

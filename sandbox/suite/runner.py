@@ -26,16 +26,9 @@ from sandbox.ablate import CellFn, CellTask, _done, _execute, run_status
 from sandbox.record.lock import FolderLock
 from sandbox.record.writer import write_json_atomic
 from sandbox.suite import ray_engine as _ray_engine  # noqa: F401  (registers the "ray" engine)
-from sandbox.suite.metrics import (
-    GateOutcome,
-    RunRecord,
-    aggregate,
-    compare,
-    finding_examples,
-    relative_test,
-    run_metrics,
-)
-from sandbox.suite.spec import Gate, LoadedSuite, Overrides, apply_overrides, load_suite
+from sandbox.suite.gates import baseline_gates, evaluate_gates
+from sandbox.suite.metrics import RunRecord, aggregate, run_metrics
+from sandbox.suite.spec import LoadedSuite, Overrides, apply_overrides, load_suite
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -46,7 +39,6 @@ __all__ = [
     "SuitePlanError",
     "SuiteTask",
     "evaluate_gates",
-    "merge_suite",
     "plan_suite",
     "run_suite",
     "run_suite_cell",
@@ -128,138 +120,6 @@ def plan_suite(loaded: LoadedSuite, root: Path) -> tuple[dict[str, Any], list[Su
     return fingerprint, tasks
 
 
-def _gate_configs(gate: Gate, names: Sequence[str], baseline: str | None) -> list[str]:
-    if gate.configs:
-        return list(gate.configs)
-    if gate.relative:
-        return [n for n in names if n != (gate.baseline or baseline)]
-    return list(names)
-
-
-def evaluate_gates(
-    loaded: LoadedSuite, records: Sequence[RunRecord], configs: dict[str, Any]
-) -> list[GateOutcome]:
-    """Check every gate on every config it applies to."""
-    suite = loaded.suite
-    names = [c.name for c in suite.configs]
-    by_config = {n: [r for r in records if r.config == n and r.metrics is not None] for n in names}
-    out: list[GateOutcome] = []
-    for gate in suite.gates:
-        base_name = gate.baseline or suite.baseline
-        label = gate.label(base_name)
-        for name in _gate_configs(gate, names, suite.baseline):
-            runs = by_config[name]
-            if not gate.relative:
-                out.append(_absolute(gate, label, name, runs, configs[name]["metrics"]))
-                continue
-            assert base_name is not None  # checked when the suite was loaded
-            res = relative_test(
-                gate.metric,
-                runs,
-                by_config[base_name],
-                gate.margin or 0.0,
-                suite.alpha,
-                suite.power,
-            )
-            status = res.pop("status")
-            if status == "error":
-                msg = res.pop("message")
-            else:
-                msg = (
-                    f"worse than {base_name} by {res['worsening']:.4g}"
-                    f" (CI {_fmt_ci(res['worsening_ci'])}, p={_fmt_p(res['p_value'])},"
-                    f" margin {res['margin']:g})"
-                )
-                if res.get("underpowered"):
-                    msg += f"; {res['underpowered']}"
-            evidence = []
-            if status == "fail":
-                worst = _worst(gate.metric, runs)
-                if worst is not None:
-                    evidence = [f"worst run: {worst.scenario} seed {worst.seed}: {worst.run_dir}"]
-                    evidence += finding_examples(worst.run_dir, gate.metric)
-            out.append(
-                GateOutcome(
-                    label,
-                    gate.metric,
-                    name,
-                    "relative",
-                    status,
-                    msg,
-                    {"baseline": base_name, **res},
-                    evidence,
-                )
-            )
-    return out
-
-
-def _fmt_p(p: Any) -> str:
-    return f"{p:.3g}" if isinstance(p, int | float) else "n/a (too few runs)"
-
-
-def _fmt_ci(ci: Any) -> str:
-    return f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci else "n/a"
-
-
-def _worst(metric: str, runs: Sequence[RunRecord]) -> RunRecord | None:
-    from sandbox.suite.metrics import HIGHER_IS_BETTER
-
-    have = [r for r in runs if r.metrics and metric in r.metrics]
-    if not have:
-        return None
-    sign = -1.0 if metric in HIGHER_IS_BETTER else 1.0
-    return max(have, key=lambda r: sign * (r.metrics or {})[metric])
-
-
-def _absolute(
-    gate: Gate, label: str, config: str, runs: Sequence[RunRecord], agg: dict[str, Any]
-) -> GateOutcome:
-    m = agg.get(gate.metric)
-    if m is None:
-        known = sorted(agg)
-        return GateOutcome(
-            label,
-            gate.metric,
-            config,
-            "absolute",
-            "error",
-            f"metric {gate.metric!r} is not measured by these runs",
-            {},
-            [f"known metrics: {', '.join(known)}"],
-        )
-    value = float(m[gate.stat])
-    assert gate.op is not None and gate.value is not None
-    ok = compare(value, gate.op, gate.value)
-    details = {
-        "value": value,
-        "stat": gate.stat,
-        "ci": m["ci"],
-        "n": m["n"],
-        "min": m["min"],
-        "max": m["max"],
-    }
-    msg = f"{gate.stat} {gate.metric} = {value:.4g} (CI {_fmt_ci(m['ci'])}, n={m['n']})"
-    evidence: list[str] = []
-    if not ok:
-        bad = [
-            r
-            for r in runs
-            if r.metrics
-            and gate.metric in r.metrics
-            and not compare(r.metrics[gate.metric], gate.op, gate.value)
-        ]
-        for r in bad[:5]:
-            evidence.append(
-                f"{r.scenario} seed {r.seed}: {gate.metric} = {(r.metrics or {})[gate.metric]:g}"
-                f" ({r.run_dir})"
-            )
-        if bad:
-            evidence += finding_examples(bad[0].run_dir, gate.metric)
-    return GateOutcome(
-        label, gate.metric, config, "absolute", "pass" if ok else "fail", msg, details, evidence
-    )
-
-
 def suite_id_for(loaded: LoadedSuite, fingerprint: dict[str, Any]) -> str:
     """The default folder name: the suite's name and a hash of what its runs depend on.
 
@@ -287,7 +147,7 @@ def run_suite(
 
     With `shard` ``(i, n)`` only every n-th task from the i-th (1-based) runs, and no
     gates are checked: ``shard-<i>-of-<n>.json`` records what ran, and
-    :func:`merge_suite` later joins the shards' folders and gates the whole.
+    :func:`sandbox.suite.shards.merge_suite` later joins the shards' folders and gates the whole.
 
     With `baseline` (a baseline file or an earlier result), every config is also checked
     against the same config there (see :func:`baseline_gates`); with `save_baseline`,
@@ -374,61 +234,6 @@ def run_suite(
     return result
 
 
-def _missing_from_shards(task: CellTask) -> Path:
-    """Stands in for the simulation when merging: a run no shard completed."""
-    raise RuntimeError(f"no shard folder holds a complete run of {task.cell} seed {task.seed}")
-
-
-def merge_suite(
-    suite_path: Path | str,
-    folders: Sequence[Path | str],
-    out_root: Path | str = "runs/suites",
-    *,
-    suite_id: str | None = None,
-    baseline: Path | str | None = None,
-) -> dict[str, Any]:
-    """Join the folders of a sharded suite (``--shard i/n``) and gate the whole.
-
-    Complete runs are copied from the shard folders into the suite folder under
-    `out_root` (one that already holds them is used as it is); nothing is simulated, and
-    a run no shard completed counts as errored (exit 3).
-
-    Raises:
-        SuitePlanError: a shard folder holds a different suite.
-    """
-    loaded = load_suite(suite_path)
-    fingerprint, _ = plan_suite(loaded, Path("."))
-    suite_id = suite_id or suite_id_for(loaded, fingerprint)
-    root = Path(out_root).resolve() / suite_id
-    _, tasks = plan_suite(loaded, root)
-    for folder in folders:
-        f = Path(folder).resolve()
-        plan = f / "plan.json"
-        if not plan.is_file():
-            raise SuitePlanError(f"{f} is not a suite folder (no plan.json)")
-        old = json.loads(plan.read_text(encoding="utf-8")).get("fingerprint")
-        if old != fingerprint:
-            raise SuitePlanError(f"{f} holds a different suite plan; it cannot be merged")
-        if f == root:
-            continue
-        for t in tasks:
-            src = f / t.run_dir.relative_to(root)
-            if not _done(t.run_dir) and _done(src):
-                if t.run_dir.exists():
-                    shutil.rmtree(t.run_dir)
-                t.run_dir.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copytree(src, t.run_dir)
-    return run_suite(
-        suite_path,
-        out_root,
-        suite_id=suite_id,
-        workers=1,
-        cell_fn=_missing_from_shards,
-        progress=False,
-        baseline=baseline,
-    )
-
-
 def build_result(
     loaded: LoadedSuite,
     suite_id: str,
@@ -512,56 +317,6 @@ def build_result(
         "baseline_comparison": comparison,
         "run_records": run_records,
     }
-
-
-def baseline_gates(
-    loaded: LoadedSuite, base_side: dict[str, Any], current: dict[str, Any]
-) -> tuple[dict[str, Any], list[GateOutcome]]:
-    """Each config against the same config in a saved baseline.
-
-    The metrics are those of the suite's relative gates, with their margins (every
-    compared metric with margin 0 when the suite has none). A config regresses when a
-    metric is worse beyond its margin with Holm-adjusted p < alpha.
-    """
-    from sandbox.suite.compare import compare_sides
-
-    suite = loaded.suite
-    margins = {g.metric: g.margin or 0.0 for g in suite.gates if g.relative}
-    comparison = compare_sides(
-        base_side,
-        current,
-        alpha=suite.alpha,
-        metrics=list(margins) or None,
-        margins=margins,
-        power=suite.power,
-    )
-    out = []
-    for config, c in comparison["configs"].items():
-        new = c["findings"]["new"]
-        for row in c["metrics"]:
-            label = f"{row['metric']} vs saved baseline (margin {row['margin']:g})"
-            if row.get("worsening") is None:
-                status, msg = "error", str(row.get("message", "not comparable"))
-            else:
-                status = "fail" if row["regression"] else "pass"
-                msg = (
-                    f"worse than the baseline by {row['worsening']:.4g}"
-                    f" (CI {_fmt_ci(row.get('worsening_ci'))}, p={_fmt_p(row['p_value'])},"
-                    f" Holm p={_fmt_p(row['p_holm'])})"
-                )
-                if row.get("underpowered"):
-                    msg += f"; {row['underpowered']}"
-            evidence = []
-            if status == "fail":
-                evidence = [
-                    f"new: {f['scenario']} seed {f['seed']}: {f['monitor']}/{f['category']}"
-                    f" {f['owner']} -> {f['user']} {f['item']} x{f['count']} [{f['worst']}]"
-                    for f in new[:8]
-                ]
-            out.append(
-                GateOutcome(label, row["metric"], config, "baseline", status, msg, row, evidence)
-            )
-    return comparison, out
 
 
 def _write_plan(

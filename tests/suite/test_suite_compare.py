@@ -12,13 +12,8 @@ from typer.testing import CliRunner
 from sandbox.ablate import CellTask
 from sandbox.cli.main import app
 from sandbox.suite.compare import compare_sides, load_side, resolve_baseline_path
-from sandbox.suite.metrics import (
-    RunRecord,
-    evaluate_fail_on,
-    fail_on_conditions,
-    leak_free_k,
-    relative_test,
-)
+from sandbox.suite.gates import evaluate_fail_on, fail_on_conditions
+from sandbox.suite.metrics import RunRecord, leak_free_k, relative_test
 from sandbox.suite.runner import run_suite
 
 DATA = Path(__file__).parent / "data"
