@@ -15,7 +15,6 @@ length of numbers. Every problem becomes a :class:`SpecError` naming file and li
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+from sandbox.text_safety import clean
 
 __all__ = [
     "MAX_DEPTH",
@@ -50,18 +51,11 @@ _SCALAR_TAGS = {f"{_TAG}{t}" for t in ("str", "int", "float", "bool", "null", "t
 _MAP_TAG = f"{_TAG}map"
 _SEQ_TAG = f"{_TAG}seq"
 _MERGE_TAG = f"{_TAG}merge"
-# C0 and C1 controls (but tab and newline) and bidi overrides, escaped when printed
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
-    r"""`text` with control characters and bidi overrides escaped (``\x1b``, ``\u202e``)."""
-    return _UNPRINTABLE.sub(
-        lambda m: (
-            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
-        ),
-        text,
-    )
+    """`text` safe for a terminal: controls and bidi overrides shown as visible stand-ins."""
+    return clean(text)
 
 
 @dataclass(frozen=True)
