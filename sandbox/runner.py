@@ -35,6 +35,7 @@ __all__ = [
     "default_run_id",
     "redact_credentials",
     "run_scenario",
+    "simulate",
 ]
 
 
@@ -220,10 +221,7 @@ def run_scenario(
         SpecError: when a monitor, backend or policy the bundle names, or its arguments,
             or a mitigation is invalid (nothing is written).
     """
-    from sandbox.memory.instrumented import InstrumentedStore
-    from sandbox.memory.store import ChromaMemoryStore
     from sandbox.monitors.base import MonitorHub
-    from sandbox.sim.world import RunStopped, World
 
     sc = bundle.scenario
     agent_cfg = bundle.agent
@@ -251,7 +249,9 @@ def run_scenario(
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "scenario_name": sc.name,
         "scenario_path": str(bundle.scenario_path),
+        "scenario_file": str(Path(bundle.scenario_path).resolve()),
         "agent_name": agent_cfg.name,
+        "agent_file": str(Path(bundle.agent_path).resolve()),
         "seed": sc.seed,
         "users": len(bundle.cast),
         "sessions_per_user": sc.schedule.sessions_per_user,
@@ -260,6 +260,31 @@ def run_scenario(
         "spec": redact_credentials(bundle.snapshot()),
     }
     writer = RunWriter(Path(out_root) / run_id, header)
+    return simulate(bundle, writer, hub, on_progress=on_progress)
+
+
+def simulate(
+    bundle: Bundle,
+    writer: RunWriter,
+    hub: Any,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Run the simulation of `bundle` into an open `writer`, then close the record.
+
+    The record is closed with the run's status whatever happens, except while a resumed
+    run is still re-checking recorded events (``writer.checking``): if it stops then
+    (a differing event, :class:`sandbox.resume.ResumeMismatch`, an error or an
+    interrupt), the writer is abandoned and the folder left as it was.
+    """
+    from sandbox.memory.factory import open_memory
+    from sandbox.memory.instrumented import InstrumentedStore
+    from sandbox.resume import ResumeMismatch
+    from sandbox.sim.world import RunStopped, World
+
+    sc = bundle.scenario
+    agent_cfg = bundle.agent
+    run_id = str(writer.header.get("run_id", writer.dir.name))
     rec = Recorder(writer, hub)
     total = len(bundle.cast) * sc.schedule.sessions_per_user * sc.schedule.turns_per_session
     started = time.perf_counter()
@@ -286,11 +311,13 @@ def run_scenario(
                     control=sc.control,
                 )
             )
-            base = ChromaMemoryStore(writer.dir / "memory", isolation=agent_cfg.memory.isolation)
+            base = open_memory(agent_cfg.memory, writer.dir / "memory")
             store = InstrumentedStore(base, emit=rec.emit)
             agent = build_agent(agent_cfg, store, sc.seed)
             control = build_agent(agent_cfg, None, sc.seed, control=True) if sc.control else None
-            world = World(bundle, agent, rec.emit, control=control, on_session_end=writer.sync)
+            world = World(
+                bundle, agent, rec.emit, control=control, on_session_end=writer.checkpoint
+            )
             if on_progress is not None:
                 done = [0]
 
@@ -300,6 +327,9 @@ def run_scenario(
 
                 world.on_turn = tick
             world.run()
+        except ResumeMismatch:
+            status = ""
+            raise
         except RunStopped as exc:
             status, message = "stopped", str(exc)
         except KeyboardInterrupt:
@@ -310,32 +340,49 @@ def run_scenario(
             raise
         except Exception as exc:
             status, message = "failed", f"{type(exc).__name__}: {exc}"
-            rec.emit(Error(source="runner", message=message))
+            if not writer.checking:
+                rec.emit(Error(source="runner", message=message))
             raise
         finally:
             closing.append(0)  # from here on, SIGTERM/SIGHUP wait for the record to close
-            wall = time.perf_counter() - started
-            rec.emit(RunEnd(status=status, message=message))  # type: ignore[arg-type]
-            summary = {
-                "run_id": run_id,
-                "scenario": sc.name,
-                "agent": agent_cfg.name,
-                "seed": sc.seed,
-                "status": status,
-                "users": len(bundle.cast),
-                "sessions": sc.schedule.sessions_per_user,
-                "turns": world.turns if world is not None else 0,
-                "errors": world.errors if world is not None else 0,
-                "events": writer.seq,
-                "wall_s": round(wall, 3),
-                "monitors": hub.summary(),
-            }
-            writer.write_summary(summary)
-            writer.close(status, wall_s=round(wall, 3), message=message)
-            if store is not None and hasattr(store, "close"):
-                store.close()
-            for a in (agent, control):
-                backend = getattr(a, "backend", None)
-                if backend is not None and hasattr(backend, "close"):
-                    backend.close()
+            try:
+                if status and not writer.checking:
+                    wall = time.perf_counter() - started
+                    _close_record(rec, bundle, world, status, message, wall)
+                else:
+                    writer.abandon()
+            finally:
+                if store is not None and hasattr(store, "close"):
+                    store.close()
+                for a in (agent, control):
+                    backend = getattr(a, "backend", None)
+                    if backend is not None and hasattr(backend, "close"):
+                        backend.close()
     return writer.dir
+
+
+def _close_record(
+    rec: Recorder, bundle: Bundle, world: Any, status: str, message: str, wall: float
+) -> None:
+    """Write run_end, summary.json and the final run.json."""
+    from sandbox.agent.backends.openai_cost import usage_summary
+
+    writer, sc = rec.writer, bundle.scenario
+    rec.emit(RunEnd(status=status, message=message))  # type: ignore[arg-type]
+    summary = {
+        "run_id": writer.header.get("run_id", writer.dir.name),
+        "scenario": sc.name,
+        "agent": bundle.agent.name,
+        "seed": sc.seed,
+        "status": status,
+        "users": len(bundle.cast),
+        "sessions": sc.schedule.sessions_per_user,
+        "turns": world.turns if world is not None else 0,
+        "errors": world.errors if world is not None else 0,
+        "events": writer.seq,
+        "wall_s": round(wall, 3),
+        "monitors": rec.hub.summary() if rec.hub is not None else {},
+        **usage_summary(writer.dir),  # tokens and cost of the agent's replies, if reported
+    }
+    writer.write_summary(summary)
+    writer.close(status, wall_s=round(wall, 3), message=message)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "SCHEMA_VERSION",
+    "WALL_CLOCK_FIELDS",
     "AgentTurn",
     "ContextPart",
     "Error",
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+# fields that measure wall-clock time: the only ones that differ between two runs of one
+# seed (compared without them when a run is resumed, see `sandbox.resume`)
+WALL_CLOCK_FIELDS = frozenset({"wall_ms"})
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SessionEndReason = Literal["completed", "user_stop", "max_turns", "agent_error", "run_stopped"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LOCK_NAME", "FolderBusyError", "FolderLock"]
+__all__ = ["LOCK_NAME", "FolderBusyError", "FolderLock", "remove_unlocked"]
 
 LOCK_NAME = ".lock"
 
@@ -108,3 +109,19 @@ class FolderLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def remove_unlocked(folder: Path | str) -> None:
+    """Delete `folder` (work a dead process left unfinished) unless it is live.
+
+    The folder's lock is taken first, so a folder another process is still writing (a
+    run, or a resumed run, holds its folder's lock) is never deleted.
+
+    Raises:
+        FolderBusyError: another process holds the folder's lock (nothing is deleted).
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        return
+    with FolderLock(path):
+        shutil.rmtree(path)

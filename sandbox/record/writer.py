@@ -2,7 +2,11 @@
 
 Durability: every event line is flushed when written and fsynced at each session end
 and at close, so a crash loses at most the current session's tail, never earlier data.
+At each session end run.json also records that point as its ``checkpoint`` (events and
+bytes of the log), from which ``sandbox run --resume`` continues.
 `run.json` and `summary.json` are replaced atomically (write to a temp file, rename).
+One process writes a run folder: the writer holds the folder's lock
+(:class:`~sandbox.record.lock.FolderLock`) until it closes the record.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sandbox.record.events import SCHEMA_VERSION, Event
+from sandbox.record.lock import FolderLock
 
 __all__ = [
     "RUN_FORMAT",
@@ -28,6 +33,7 @@ __all__ = [
     "RunWriter",
     "check_run_id",
     "run_id_part",
+    "running_header",
     "write_json_atomic",
 ]
 
@@ -129,16 +135,9 @@ class RunWriter:
             raise RunExistsError(f"run folder already exists: {self.dir}") from None
         except OSError as exc:
             raise RunFolderError(f"cannot create {self.dir}: {exc.strerror or exc}") from None
-        self.header = {
-            "format": RUN_FORMAT,
-            "event_schema": SCHEMA_VERSION,
-            "status": "running",
-            **header,
-            "pid": os.getpid(),
-            "pid_start": process_start_ticks(os.getpid()),
-            "host": socket.gethostname(),
-            "heartbeat": _now(),
-        }
+        self._lock = FolderLock(self.dir)
+        self._lock.acquire()  # a folder just made: no other process can hold it yet
+        self.header = running_header(header)
         self._beat = time.monotonic()
         write_json_atomic(self.dir / "run.json", self.header)
         self._fh: TextIO | None = open(self.dir / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
@@ -149,19 +148,42 @@ class RunWriter:
         """Assign the next sequence number and append the event."""
         if self._fh is None:
             raise RuntimeError("run record is closed")
-        event.seq = self.seq
-        self.seq += 1
-        self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
-        try:
-            line = event.model_dump_json(exclude_none=True)
-        except (ValueError, UnicodeError):
-            # untrusted text with lone surrogates: escape rather than lose the event
-            line = json.dumps(event.model_dump(mode="python", exclude_none=True), default=str)
+        line = self._number(event)
         self._fh.write(line + "\n")
         self._fh.flush()
         if time.monotonic() - self._beat >= HEARTBEAT_S:
             self.heartbeat()
         return event
+
+    def _number(self, event: Event) -> str:
+        """Give `event` the next sequence number, count it, and return its log line."""
+        event.seq = self.seq
+        self.seq += 1
+        self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
+        try:
+            return event.model_dump_json(exclude_none=True)
+        except (ValueError, UnicodeError):
+            # untrusted text with lone surrogates: escape rather than lose the event
+            return json.dumps(event.model_dump(mode="python", exclude_none=True), default=str)
+
+    @property
+    def checking(self) -> bool:
+        """Whether emitted events are still compared with recorded ones (a resumed run)."""
+        return False
+
+    def checkpoint(self) -> None:
+        """Sync and record in run.json that the log is whole up to here (each session end).
+
+        ``checkpoint`` holds the number of events and the byte length of events.jsonl
+        at this point; a resumed run keeps exactly that much of the log.
+        """
+        if self._fh is None:
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        size = os.fstat(self._fh.fileno()).st_size
+        self.header["checkpoint"] = {"events": self.seq, "bytes": size}
+        self.heartbeat()
 
     def heartbeat(self) -> None:
         """Record in run.json that the writing process is alive (with the events so far)."""
@@ -191,3 +213,25 @@ class RunWriter:
             status=status, events=self.seq, event_counts=self.counts, heartbeat=_now(), **extra
         )
         write_json_atomic(self.dir / "run.json", self.header)
+        self._lock.release()
+
+    def abandon(self) -> None:
+        """Stop writing without recording an end: close the log and drop the lock."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._lock.release()
+
+
+def running_header(header: dict[str, Any]) -> dict[str, Any]:
+    """`header` as recorded while this process writes the run (status, pid, host, beat)."""
+    return {
+        "format": RUN_FORMAT,
+        "event_schema": SCHEMA_VERSION,
+        **header,
+        "status": "running",
+        "pid": os.getpid(),
+        "pid_start": process_start_ticks(os.getpid()),
+        "host": socket.gethostname(),
+        "heartbeat": _now(),
+    }
