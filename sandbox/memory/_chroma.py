@@ -87,19 +87,33 @@ class Scope:
     # id -> (vector, document, metadata) to upsert, or None to delete; flushed after writes.
     pending: dict[str, tuple[np.ndarray, str, dict[str, Any]] | None] = field(default_factory=dict)
 
+    # (items, records, indexed items), kept up to date by add/drop so a search need not
+    # walk the catalog; recounted when `entries` was filled directly (reopening a store)
+    tally: tuple[int, int, int] | None = field(default=None, repr=False)
+
     def add(self, iid: str, entry: Entry) -> None:
         """Catalog an item (replacing any previous entry for it)."""
         self.drop(iid)
         self.entries[iid] = entry
+        if self.tally is not None:
+            n, r, x = self.tally
+            self.tally = (n + 1, r + len(entry.records), x + int(entry.indexed))
 
     def drop(self, iid: str) -> Entry | None:
         """Remove an item from the catalog; returns what it was."""
-        return self.entries.pop(iid, None)
+        old = self.entries.pop(iid, None)
+        if old is not None and self.tally is not None:
+            n, r, x = self.tally
+            self.tally = (n - 1, r - len(old.records), x - int(old.indexed))
+        return old
 
     def counts(self) -> tuple[int, int, int]:
         """Records, unindexed records, and indexed items in the collection."""
-        records = sum(len(e.records) for e in self.entries.values())
-        indexed = sum(e.indexed for e in self.entries.values())
+        if self.tally is None or self.tally[0] != len(self.entries):
+            records = sum(len(e.records) for e in self.entries.values())
+            indexed = sum(e.indexed for e in self.entries.values())
+            self.tally = (len(self.entries), records, indexed)
+        _, records, indexed = self.tally
         return records, len(self.entries) - indexed, indexed
 
 
@@ -213,7 +227,9 @@ def rank_similar(
             iid = item_of(meta)
             if keep is not None and iid not in best and not keep(meta):
                 continue
-            score = float(min(1.0, max(-1.0, 1.0 - dist)))
+            # Chroma computes float32 distances; a server sends them as shortest decimal
+            # strings. Rounding to float32 gives both clients the very same number.
+            score = float(min(1.0, max(-1.0, 1.0 - float(np.float32(dist)))))
             if iid not in best or score > best[iid][0]:
                 best[iid] = (score, meta)
     return list(best.values()), queries

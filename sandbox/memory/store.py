@@ -22,6 +22,7 @@ on open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import tempfile
 import threading
@@ -78,6 +79,7 @@ from sandbox.memory._items import (
     tokenized,
 )
 from sandbox.memory._serde import decode_value, encode_value
+from sandbox.memory._server import ChromaServer, ServerConnection, connect, server_errors
 from sandbox.memory.embeddings import DIM, Embedder, get_embedder, loaded_embedder
 
 __all__ = ["TEXT_FIELD", "ChromaMemoryStore", "Isolation", "item_id", "owner_of"]
@@ -146,6 +148,11 @@ class ChromaMemoryStore(BaseStore):
             ``Embeddings``, a function of a list of texts, or ``None`` for the packaged
             model) and ``fields`` (JSON paths; ``["$"]``, the whole value, when absent).
             Without one, ``value["text"]`` is embedded (:data:`TEXT_FIELD`).
+        server: A Chroma server to keep the memory on instead of a local database. The
+            store gets a database of its own there, named in ``path``'s
+            ``chroma-http.json`` (``path`` None: a fresh one, dropped on ``close()``), so
+            stores sharing a server never see each other. Nothing is scrubbed or
+            vacuumed there: a hard delete is Chroma's own delete.
 
     As in ``InMemoryStore``: reads in one ``batch`` see the state before the batch,
     its writes are applied after its reads (the last write to a key wins), and each
@@ -168,6 +175,7 @@ class ChromaMemoryStore(BaseStore):
         *,
         clock: Callable[[], datetime] | None = None,
         index: Mapping[str, Any] | None = None,
+        server: ChromaServer | None = None,
     ):
         if isolation not in ("per_user", "shared"):
             raise ValueError(f"isolation must be 'per_user' or 'shared', got {isolation!r}")
@@ -182,22 +190,40 @@ class ChromaMemoryStore(BaseStore):
         self._placeholder = placeholder(self.dims)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.RLock()
-        tmpdir = None if path is not None else tempfile.mkdtemp(prefix="sandbox-memory-")
-        self._temporary = tmpdir
+        self.server = server
         self._vacuum_on_close = False
         # Texts of hard-deleted items, kept only until close, to scrub stale copies
         # out of the index files once Chroma has written them for the last time.
         self._erased: set[str] = set()
-        self.path = Path(path if path is not None else tmpdir)  # type: ignore[arg-type]
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._key = str(self.path.resolve())
-        if self._key in self._open:  # two catalogs over one database would drift apart
-            raise RuntimeError(f"a memory store is already open on {self.path}")
-        self._client = chromadb.PersistentClient(
-            path=str(self.path), settings=Settings(anonymized_telemetry=False)
-        )
-        self._open[self._key] = self
-        self._finalizer = weakref.finalize(self, release, self._client, tmpdir)
+        # Only a local database in a kept folder has files to scrub and vacuum.
+        self._scrub = server is None and path is not None
+        self._conn: ServerConnection | None = None
+        self._finalizer: weakref.finalize[..., Any]
+        if server is None:
+            tmpdir = None if path is not None else tempfile.mkdtemp(prefix="sandbox-memory-")
+            self.path: Path | None = Path(path if path is not None else tmpdir)  # type: ignore[arg-type]
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._key = self._claim(str(self.path.resolve()))
+            try:
+                self._client = chromadb.PersistentClient(
+                    path=str(self.path), settings=Settings(anonymized_telemetry=False)
+                )
+            except BaseException:
+                self._open.pop(self._key, None)
+                raise
+            self._finalizer = weakref.finalize(self, release, self._client, tmpdir)
+        else:
+            self.path = Path(path) if path is not None else None
+            key = self._claim(str(self.path.resolve())) if self.path is not None else None
+            try:
+                self._conn = connect(server, self.path)
+            except BaseException:
+                if key is not None:
+                    self._open.pop(key, None)
+                raise
+            self._key = key or self._claim(self._conn.key)
+            self._client = self._conn.client
+            self._finalizer = weakref.finalize(self, self._conn.release)
         self._closed = False
         self._scopes: dict[tuple[tuple[str, ...], bool], Scope] = {}
         self._dirty: dict[tuple[tuple[str, ...], bool], Scope] = {}
@@ -207,12 +233,31 @@ class ChromaMemoryStore(BaseStore):
         self._seq = 0
         self._stats: Counter[str] = Counter()
         try:
-            self._load()
+            with self._errors():
+                self._load()
         except BaseException:
             self.close()
             raise
 
     # -- lifecycle ---------------------------------------------------------------------
+
+    def _claim(self, key: str) -> str:
+        """Reserve `key` (a folder or server database) for this store; refuse a second."""
+        if key in self._open:  # two catalogs over one database would drift apart
+            raise RuntimeError(f"a memory store is already open on {key}")
+        self._open[key] = self
+        return key
+
+    def _errors(self) -> contextlib.AbstractContextManager[None]:
+        """A lost server connection surfaces as `MemoryBackendError`, naming the server."""
+        return server_errors(self.server) if self.server else contextlib.nullcontext()
+
+    @property
+    def location(self) -> str:
+        """Where the memory lives: its folder, or the server URL and database."""
+        if self._conn is not None:
+            return self._conn.key
+        return str(self.path)
 
     def _load(self) -> None:
         """Rebuild the catalog from the collections on disk."""
@@ -225,7 +270,7 @@ class ChromaMemoryStore(BaseStore):
             pooled = bool(meta["sandbox_pooled"])
             if pooled != (self._route(label)[1]):
                 raise ValueError(
-                    f"{self.path} holds {'pooled' if pooled else 'per-namespace'} memory for "
+                    f"{self.location} holds {'pooled' if pooled else 'per-namespace'} memory for "
                     f"{label}, which isolation={self.isolation!r} cannot open"
                 )
             handle = self._client.get_collection(col.name, embedding_function=packaged_ef())
@@ -258,9 +303,9 @@ class ChromaMemoryStore(BaseStore):
             self._closed = True
             self._finalizer()
             try:
-                if self._vacuum_on_close:
+                if self._vacuum_on_close and self.path is not None:
                     vacuum(self.path)
-                if self._erased:
+                if self._erased and self.path is not None:
                     self._stats["scrubbed"] += scrub_index_files(self.path, self._erased)
                     self._erased.clear()
             finally:
@@ -291,7 +336,7 @@ class ChromaMemoryStore(BaseStore):
         the last wins.
         """
         ops = list(ops)
-        with self._lock:
+        with self._lock, self._errors():
             if self._closed:
                 raise RuntimeError("memory store is closed")
             for op in ops:
@@ -432,7 +477,7 @@ class ChromaMemoryStore(BaseStore):
                 if embedder is not None:
                     embedder.forget([d for d in got["documents"] or [] if d and d not in kept])
                 scope.collection.delete(ids=gone)
-                if self._temporary is None:
+                if self._scrub and self.path is not None:
                     self._stats["scrubbed"] += scrub_log(self.path, gone, self._placeholder)
                     self._vacuum_on_close = True
                     self._erased.update(d for d in got["documents"] or [] if d and d not in kept)
@@ -481,14 +526,11 @@ class ChromaMemoryStore(BaseStore):
                 decode_value(str(meta["value"]), meta.get("vfmt")), where
             )
 
-        rows = sorted(
-            ((self._order(e), s, e) for s in scopes for e in s.entries.values()),
-            key=lambda r: r[0],
-        )
         if not op.query:
+            rows = self._listing(scopes)
             if not where:
-                return self._items([(s, e) for _, s, e in rows[offset : offset + limit]])
-            found = [it for it in self._items([(s, e) for _, s, e in rows]) if
+                return self._items(rows[offset : offset + limit])
+            found = [it for it in self._items(rows) if
                      matches_filter(it.value, where)]  # fmt: skip
             return found[offset : offset + limit]
         ranked, n = rank_similar(scopes, queries[op.query], offset + limit, keep if where else None)
@@ -498,12 +540,24 @@ class ChromaMemoryStore(BaseStore):
         ranked.sort(key=lambda r: (-round(r[0], 6), order[item_of(r[1])]))
         out = [SearchItem(**item_fields(m), score=sc) for sc, m in ranked[offset : offset + limit]]
         if len(out) < limit:
-            plain = [(s, e) for _, s, e in rows if not e.indexed]
+            plain = [(s, e) for s, e in self._listing(scopes) if not e.indexed]
             items = self._items(plain)
             if where:
                 items = [it for it in items if matches_filter(it.value, where)]
             out.extend(items[: limit - len(out)])
         return out
+
+    def _listing(self, scopes: list[Scope]) -> list[tuple[Scope, Entry]]:
+        """Every item of `scopes` in listing order.
+
+        A sort of them all, so made only on demand: a ranked search that fills its page
+        never needs it.
+        """
+        rows = sorted(
+            ((self._order(e), s, e) for s in scopes for e in s.entries.values()),
+            key=lambda r: r[0],
+        )
+        return [(s, e) for _, s, e in rows]
 
     def _order_of(self, meta: Mapping[str, Any]) -> tuple[int, int]:
         ns = tuple(str(meta["ns"]).split("."))

@@ -559,6 +559,18 @@ def _rule(title: str, console: Console) -> None:
     console.print(Rule(Text(title, "bold"), align="left", style="dim"))
 
 
+def _usage_facts(usage: object) -> dict[str, object]:
+    """Tokens and cost of the agent's replies (summary.json ``usage``), when recorded."""
+    if not isinstance(usage, dict) or not _is_num(usage.get("total_tokens")):
+        return {}
+    out: dict[str, object] = {"tokens": usage["total_tokens"]}
+    cost, billed = usage.get("cost_usd"), usage.get("billed_cost_usd")
+    if _is_num(cost):
+        note = f" (billed {billed:.6g})" if _is_num(billed) and billed != cost else ""
+        out["cost USD"] = f"{cost:.6g}{note}"
+    return out
+
+
 def _facts(header: dict[str, Any], summary: dict[str, Any] | None) -> list[Text]:
     shown: dict[str, object] = {"scenario": scenario_name(header)}
     for key in ("seed", "status", "events", "created"):
@@ -566,6 +578,7 @@ def _facts(header: dict[str, Any], summary: dict[str, Any] | None) -> list[Text]
     for key, value in (summary or {}).items():
         if key not in shown and isinstance(value, int | float | str) and key != "run_id":
             shown[key] = value
+    shown.update(_usage_facts((summary or {}).get("usage")))
     if isinstance(shown.get("created"), str):
         shown["created"] = _created(str(shown["created"]), False)
     labels = {"sessions": "sessions/user", "wall_s": "wall s"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["COMPONENTS", "AgentConfig", "BackendSpec", "MemoryPolicy"]
 
@@ -26,8 +26,15 @@ class BackendSpec(_Strict):
 
 
 class MemoryPolicy(_Strict):
-    """How the memory store behaves: isolation and forgetting are properties of the store."""
+    """How the memory store behaves: isolation and forgetting are properties of the store.
 
+    ``backend: chroma`` keeps memory in the run folder; ``chroma-http`` keeps it on a
+    Chroma server at ``host``/``port``, in a database of the run's own.
+    """
+
+    backend: Literal["chroma", "chroma-http"] = "chroma"
+    host: str | None = Field(default=None, min_length=1, description="chroma-http server host.")
+    port: int = Field(default=8000, ge=1, le=65535, description="chroma-http server port.")
     isolation: Literal["per_user", "shared"] = "per_user"
     top_k: int = Field(default=3, ge=1, le=100)
     forget: Literal["hard", "soft"] = "hard"
@@ -35,6 +42,14 @@ class MemoryPolicy(_Strict):
     min_score: float = Field(
         default=0.25, ge=-1.0, le=1.0, description="Recalled hits below this are not used."
     )
+
+    @model_validator(mode="after")
+    def _server_address(self) -> MemoryPolicy:
+        if self.backend == "chroma-http" and self.host is None:
+            raise ValueError("backend 'chroma-http' needs a host (and a port, default 8000)")
+        if self.backend == "chroma" and (self.host is not None or "port" in self.model_fields_set):
+            raise ValueError("host and port are for backend 'chroma-http' only")
+        return self
 
 
 class AgentConfig(_Strict):

@@ -9,6 +9,8 @@ Per run (from its summary.json and run.json), every metric is a number:
   ``pii_findings``, ``drift_flags`` (users flagged), and the composition metrics
   (``leak_surfaced_per_1k``, ``relational_harm_per_1k``, ``drift_flag_rate``,
   ``mean_relational_risk``, ...);
+* ``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``cost_usd`` and
+  ``billed_cost_usd`` for backends that report usage (:func:`usage_metrics`);
 * ``leak_free``: 1 when the run has no surfaced leak, no retention and no poisoning
   finding (absent when none of those monitors ran: not measured is not leak-free).
 
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from sandbox.analysis.composition_metrics import extract_metrics, run_turns
-from sandbox.analysis.stats import contrast_test, wilson
+from sandbox.analysis.stats import contrast_test, seeds_needed, wilson
 from sandbox.record.reader import read_summary
 
 __all__ = [
@@ -126,7 +128,20 @@ def summary_metrics(summary: Mapping[str, Any], turns: float | None) -> dict[str
     measured = [out[m] for m in _LEAK_MONITORS.values() if m in out]
     if measured:
         out["leak_free"] = 1.0 if all(v == 0 for v in measured) else 0.0
+    out.update(usage_metrics(summary))
     return out
+
+
+def usage_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Token totals and ``cost_usd``/``billed_cost_usd`` of a run whose backend reported them.
+
+    Absent for backends that report no tokens (not measured is not free).
+    """
+    usage = summary.get("usage")
+    if not isinstance(usage, dict):
+        return {}
+    keys = ("prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "billed_cost_usd")
+    return {k: v for k in keys if (v := _num(usage.get(k))) is not None}
 
 
 def run_metrics(run_dir: Path | str) -> dict[str, float] | None:
@@ -235,23 +250,6 @@ def aggregate(runs: Sequence[RunRecord], alpha: float, ks: Sequence[int]) -> Agg
             "pass_k": [leak_free_k(c, n, k, alpha) for k in ks],
         }
     return agg
-
-
-def seeds_needed(d: np.ndarray, shift: float, alpha: float, power: float) -> int | None:
-    """About how many paired seeds a one-sided t-test needs to detect `shift` (> 0).
-
-    Normal approximation n = ((z_(1-alpha) + z_power) * sd / shift)^2, with the observed
-    standard deviation of the paired differences; None when it cannot be estimated.
-    """
-    from scipy import stats as st
-
-    if d.size < 2 or shift <= 0:
-        return None
-    sd = float(d.std(ddof=1))
-    if sd == 0:
-        return int(d.size)
-    za, zb = float(st.norm.ppf(1 - alpha)), float(st.norm.ppf(power))
-    return max(2, math.ceil(((za + zb) * sd / shift) ** 2) + 1)
 
 
 def relative_test(

@@ -1,7 +1,16 @@
-"""Shared fixtures: one embedder per session, stores in tmp_path, the conformance backends."""
+"""Shared fixtures: one embedder per session, stores in tmp_path, the conformance backends.
+
+``chroma_server`` is a real ChromaDB server (``chroma run`` on 127.0.0.1, a free port, a
+temporary folder, telemetry off), started once per session when a test asks for it.
+"""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,10 +19,66 @@ import pytest
 from langgraph.store.base import BaseStore
 from langgraph.store.memory import InMemoryStore
 
-from sandbox.memory import ChromaMemoryStore, Embedder, InstrumentedStore, get_embedder
+from sandbox.memory import (
+    ChromaMemoryStore,
+    ChromaServer,
+    Embedder,
+    InstrumentedStore,
+    get_embedder,
+)
 from sandbox.record.events import Event
 
-BACKENDS = ["inmemory", "chroma-per_user", "chroma-shared", "instrumented-chroma"]
+BACKENDS = [
+    "inmemory",
+    "chroma-per_user",
+    "chroma-shared",
+    "instrumented-chroma",
+    "chroma-http-per_user",
+    "chroma-http-shared",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """``chroma run`` on 127.0.0.1 and a free port, data in a temporary folder."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("chroma-server")
+    exe = Path(sys.executable).parent / "chroma"
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    log = (folder / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(exe), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(folder / "db")],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited with {proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"chroma run not listening on {port}") from None
+                time.sleep(0.1)
+        yield ChromaServer("127.0.0.1", port)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +124,9 @@ def store(
     kind = request.param
     if kind == "inmemory":
         return reference_store(embedder)
+    if kind.startswith("chroma-http-"):
+        server = request.getfixturevalue("chroma_server")
+        return make_store(kind.removeprefix("chroma-http-"), server=server)
     if kind == "chroma-per_user":
         return make_store("per_user")
     if kind == "chroma-shared":

@@ -28,7 +28,7 @@ from langgraph.store.memory import InMemoryStore
 
 from sandbox.memory import ChromaMemoryStore, Embedder
 
-KINDS = ["inmemory", "chroma-per_user", "chroma-shared"]
+KINDS = ["inmemory", "chroma-per_user", "chroma-shared", "chroma-http-per_user"]
 ALICE = ("memories", "alice")
 BOB = ("memories", "bob")
 Make = Callable[..., BaseStore]
@@ -48,11 +48,13 @@ def make(request: pytest.FixtureRequest, tmp_path: Path, embedder: Embedder) -> 
             return InMemoryStore(index={"embed": over.get("embed", embed), **config})  # type: ignore[typeddict-item]
         if "embed" in over:
             config["embed"] = over["embed"]
+        http = kind.startswith("chroma-http-")
         store = ChromaMemoryStore(
             tmp_path / f"db{len(made)}",
-            isolation=kind.removeprefix("chroma-"),  # type: ignore[arg-type]
+            isolation=kind.rsplit("-", 1)[-1],  # type: ignore[arg-type]
             embedder=embedder,
             index=config,
+            server=request.getfixturevalue("chroma_server") if http else None,
         )
         made.append(store)
         return store

@@ -9,10 +9,16 @@ servers echo back.
 Failures follow one policy: 429, 5xx, connection errors and timeouts are retried with
 exponential back-off and jitter; other errors (bad request, auth, malformed response)
 are permanent. Either way the turn ends in `BackendError` with the attempt count.
+
+Each reply's usage holds its token counts, and its cost in US dollars when the config
+gives ``pricing`` (:mod:`sandbox.agent.backends.openai_cost`). With ``cache`` a reply is
+looked up before any request (:mod:`sandbox.agent.backends.openai_cache`); a hit
+records the original reply's usage again, marked ``cache: hit``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -22,6 +28,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field
 
+from sandbox.agent.backends.openai_cache import CacheSpec, ResponseCache, cache_key
+from sandbox.agent.backends.openai_cost import USAGE_CIRCUMSTANCES, Pricing
 from sandbox.agent.backends.prompt import DEFAULT_SYSTEM_PROMPT, build_messages
 from sandbox.agent.backends.retry import Retryable, RetryPolicy, call_with_retry
 from sandbox.contracts import BackendError, GenerationRequest, GenerationResult
@@ -77,6 +85,9 @@ class OpenAIBackend:
         backoff_max_s: Longest single wait.
         max_concurrency: Requests in flight at once from this backend (one per run).
         extra_body: Extra JSON fields for servers with their own options.
+        pricing: USD per 1000 prompt and completion tokens; each reply records its cost.
+        cache: Response cache (``{path: ...}``, a SQLite file shared by runs and
+            processes); a request seen before is answered from it, with no HTTP call.
         name: Name recorded on agent turns.
     """
 
@@ -96,6 +107,8 @@ class OpenAIBackend:
         backoff_max_s: Annotated[float, Field(ge=0.0)] = 20.0,
         max_concurrency: Annotated[int, Field(ge=1)] = 4,
         extra_body: dict[str, Any] | None = None,
+        pricing: Pricing | None = None,
+        cache: CacheSpec | None = None,
         name: str = "openai",
     ):
         import openai
@@ -123,6 +136,9 @@ class OpenAIBackend:
         self._send_seed = send_seed
         self._rejected: set[str] = set()
         self._slots = threading.BoundedSemaphore(max_concurrency)
+        self.pricing = Pricing.model_validate(pricing) if pricing is not None else None
+        spec = CacheSpec.model_validate(cache) if cache is not None else None
+        self.cache = ResponseCache(spec.path, spec.timeout_s) if spec is not None else None
         self._client = openai.OpenAI(
             api_key=self._key or _NO_KEY,
             base_url=base_url,
@@ -141,11 +157,15 @@ class OpenAIBackend:
             "timeout_s": self.timeout_s,
             "max_attempts": self.policy.max_attempts,
             **{k: v for k, v in self._optional.items() if v is not None},
+            **({"pricing": self.pricing.model_dump()} if self.pricing else {}),
+            **({"cache": str(self.cache.path)} if self.cache else {}),
         }
 
     def close(self) -> None:
-        """Close pooled connections (the run calls this when it ends)."""
+        """Close pooled connections and the cache (the run calls this when it ends)."""
         self._client.close()
+        if self.cache is not None:
+            self.cache.close()
 
     def _scrub(self, text: str) -> str:
         if self._key:
@@ -211,6 +231,33 @@ class OpenAIBackend:
             raise BackendError("malformed response (choice without message)")
         return message.content or "", choice.finish_reason
 
+    def _request_key(self, messages: list[dict[str, str]], seed: int) -> str:
+        """Cache key: every setting that shapes the reply, as configured (not as learned)."""
+        return cache_key(
+            {
+                "base_url": redact_url(self.base_url),
+                "model": self.model,
+                "messages": messages,
+                "max_tokens": self.max_tokens,
+                "params": {k: v for k, v in self._optional.items() if v is not None},
+                "seed": seed if self._send_seed else None,
+                "extra_body": self.extra_body,
+            }
+        )
+
+    def _cached(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """A cached reply's text and recorded usage; an unreadable entry is a miss."""
+        assert self.cache is not None
+        body = self.cache.get(key)
+        if body is None:
+            return None
+        try:
+            entry = json.loads(body)
+            return str(entry["text"]), dict(entry["usage"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s: unreadable cache entry %s; asking the endpoint", self.name, key)
+            return None
+
     def generate(self, request: GenerationRequest) -> GenerationResult:
         """Send the composed chat and return the reply with usage and settings recorded.
 
@@ -219,6 +266,33 @@ class OpenAIBackend:
         """
         messages = build_messages(request, self.system_prompt)
         started = time.perf_counter()
+        key = self._request_key(messages, request.seed) if self.cache is not None else None
+        hit = self._cached(key) if key is not None else None
+        if hit is not None:
+            text, usage = hit
+            usage["cache"] = "hit"
+            usage["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            usage["queue_ms"] = 0.0
+            return GenerationResult(text=text, usage=self._priced(usage))
+        text, usage = self._ask(messages, request.seed, started)
+        if key is not None:
+            assert self.cache is not None
+            kept = {k: v for k, v in usage.items() if k not in USAGE_CIRCUMSTANCES}
+            self.cache.put(key, json.dumps({"text": text, "usage": kept}, sort_keys=True))
+            usage["cache"] = "miss"
+        return GenerationResult(text=text, usage=self._priced(usage))
+
+    def _priced(self, usage: dict[str, Any]) -> dict[str, Any]:
+        if self.pricing is not None and "prompt_tokens" in usage:
+            usage["cost_usd"] = self.pricing.cost(
+                int(usage["prompt_tokens"] or 0), int(usage.get("completion_tokens") or 0)
+            )
+        return usage
+
+    def _ask(
+        self, messages: list[dict[str, str]], seed: int, started: float
+    ) -> tuple[str, dict[str, Any]]:
+        """One reply from the endpoint, with retries, and its usage record."""
         with self._slots:
             waited = time.perf_counter() - started
 
@@ -228,7 +302,7 @@ class OpenAIBackend:
                 )
 
             (resp, params), attempts = call_with_retry(
-                lambda: self._call_once(messages, request.seed),
+                lambda: self._call_once(messages, seed),
                 self.policy,
                 what=f"{self.name} ({self.model})",
                 on_retry=on_retry,
@@ -237,7 +311,7 @@ class OpenAIBackend:
         usage: dict[str, Any] = {
             "model": self.model,
             "response_model": getattr(resp, "model", None),
-            "seed": request.seed,
+            "seed": seed,
             "seed_sent": "seed" in params,
             **{k: v for k, v in params.items() if k != "seed"},
             "max_tokens": self.max_tokens,
@@ -252,4 +326,4 @@ class OpenAIBackend:
             usage["total_tokens"] = resp.usage.total_tokens
         if getattr(resp, "system_fingerprint", None):
             usage["system_fingerprint"] = resp.system_fingerprint
-        return GenerationResult(text=text, usage=usage)
+        return text, usage
