@@ -39,6 +39,7 @@ from sandbox.analysis.composition import (
     read_run_metrics,
     write_composition,
 )
+from sandbox.analysis.composition_power import underpowered_claims
 from sandbox.analysis.composition_view import AblationProgress
 from sandbox.execute import make_executor
 from sandbox.record.lock import FolderLock
@@ -176,6 +177,7 @@ def run_ablation(
     agent_override: Path | str | None = None,
     base_components: Sequence[str] | None = None,
     engine: str = "local",
+    address: str | None = None,
     alpha: float = 0.05,
     n_boot: int = 2000,
     lock_wait: float = 0.0,
@@ -197,7 +199,9 @@ def run_ablation(
         base_components: the agent's configured components. When not given, the scenario
             is loaded (validating it) and they come from its agent config; when given,
             nothing is loaded and a seed count starts at 0.
-        engine: executor engine name (``local``, ``serial``, or a registered plugin).
+        engine: executor engine name (``local`` or ``pool``, ``serial``, ``ray``, or a
+            registered plugin).
+        address: a running cluster for the engine to join (``ray``: its head's address).
         alpha: significance level (and 1 - CI level) of the analysis.
         n_boot: bootstrap replicates.
         lock_wait: seconds to wait for another process working on the same folder.
@@ -235,7 +239,9 @@ def run_ablation(
         for t in pending:
             if t.run_dir.exists():
                 shutil.rmtree(t.run_dir)  # a partial run from an interrupt: start it again
-        errors = _execute(pending, cell_fn or run_cell, engine, workers, progress, len(tasks))
+        errors = _execute(
+            pending, cell_fn or run_cell, engine, workers, progress, len(tasks), address
+        )
 
         records: dict[tuple[Cell, int], dict[str, float] | None] = {}
         by_name = {cell_name(c, components): c for c in cells}
@@ -270,9 +276,9 @@ def run_ablation(
                 "incomplete": incomplete,
             },
         }
-        write_composition(
-            root / "composition.json", header, analyze(table, alpha=alpha, n_boot=n_boot)
-        )
+        analysis = analyze(table, alpha=alpha, n_boot=n_boot)
+        header["underpowered"] = underpowered_claims(table, analysis.to_dict(), alpha)
+        write_composition(root / "composition.json", header, analysis)
     return root
 
 
@@ -359,13 +365,19 @@ def _write_plan(
 
 
 def _execute(
-    pending: list[CellTask], fn: CellFn, engine: str, workers: int | None, show: bool, total: int
+    pending: list[CellTask],
+    fn: CellFn,
+    engine: str,
+    workers: int | None,
+    show: bool,
+    total: int,
+    address: str | None = None,
 ) -> dict[str, str]:
     """Run the pending tasks; return errors by run folder."""
     errors: dict[str, str] = {}
     if not pending:
         return errors
-    executor = make_executor(engine, workers)
+    executor = make_executor(engine, workers, address)
     call = functools.partial(_guarded, fn)
     with AblationProgress(show, [t.cell for t in pending], total) as bar:
         for outcome in executor.map(call, pending, on_result=bar.advance):

@@ -143,14 +143,26 @@ def _local(workers: int | None = None) -> Executor:
     return LocalPoolExecutor(workers)
 
 
-def make_executor(engine: str = "local", workers: int | None = None) -> Executor:
+def make_executor(
+    engine: str = "local", workers: int | None = None, address: str | None = None
+) -> Executor:
     """Build an executor by engine name; ``local`` with one worker runs serially in-process.
+
+    ``pool`` is another name for ``local``. `address` names a running cluster to join
+    (``ray``: the head's ``HOST:PORT``); the engines on this machine take none.
 
     Raises:
         KeyError: for an unknown engine, naming the known ones.
+        ValueError: an address for an engine that runs on this machine only.
     """
+    if engine == "pool":
+        engine = "local"
+    if address is not None and engine in ("local", "serial"):
+        raise ValueError(f"--address joins a cluster; the {engine} engine runs here only")
     if engine == "local" and workers == 1:
         return SerialExecutor()
     if engine == "ray" and engine not in engines.names():
         import sandbox.suite.ray_engine  # noqa: F401  (registers "ray"; Ray itself loads lazily)
+    if address is not None:
+        return engines.create(engine, workers=workers, address=address)
     return engines.create(engine, workers=workers)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Console, Group, JustifyMethod
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,22 +24,32 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from sandbox.analysis.layout import column_groups, header, header_width
+from sandbox.analysis.stats import REL_TOL, interval_is_range
+from sandbox.replay.summary_view import flow
+from sandbox.text_safety import clean
+
 __all__ = [
     "AblationProgress",
     "composed_table",
     "composition_matrix",
     "effects_table",
+    "effects_tables",
+    "interval_words",
+    "matrix_tables",
     "render_composition",
+    "underpowered_lines",
 ]
 
 COMPOSED_STYLE = "bold white on red"
 SUPERSET_STYLE = "red"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Underpowered claims listed (those needing the fewest seeds first).
+SHOW_UNDERPOWERED = 5
 
 
 def _safe(s: Any) -> str:
-    """Replace control characters (ESC sequences could rewrite the user's terminal)."""
-    return _CONTROL.sub("?", str(s))
+    """Terminal-safe text (ESC sequences could rewrite the user's terminal)."""
+    return clean(s)
 
 
 def _fmt(x: float | None) -> str:
@@ -48,18 +58,69 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3g}"
 
 
+def _signed(x: float, scale: float) -> str:
+    """An effect with its sign; floating-point noise (relative to `scale`) shows as 0."""
+    return "+0" if abs(x) <= REL_TOL * max(1.0, scale) else f"{x:+.3g}"
+
+
 def _abbrev(components: Sequence[str]) -> dict[str, str]:
-    """Short unique column labels: initials of the words (``episodic_memory`` -> ``em``)."""
+    """Short unique column labels: initials of the words (``episodic_memory`` -> ``em``).
+
+    When initials collide the components are numbered instead (``c1``, ``c2``...).
+    """
     short = {c: "".join(w[0] for w in re.split(r"[_\-\s]+", c) if w) or c for c in components}
     if len(set(short.values())) != len(short):
-        return {c: c for c in components}
+        return {c: f"c{i + 1}" for i, c in enumerate(components)}
     return short
 
 
-def composition_matrix(comp: dict[str, Any], show_ci: bool = True) -> Table:
-    """Cells (rows, with a ● per component on) x metrics (mean [CI]); composed failures lit."""
+def _seeds(comp: dict[str, Any]) -> int:
+    return len(comp.get("seeds", []))
+
+
+def _alpha(comp: dict[str, Any]) -> float:
+    return float(comp.get("method", {}).get("alpha", 0.05))
+
+
+def interval_words(comp: dict[str, Any]) -> str:
+    """What the bracketed interval of a cell is: a 1-alpha interval, or the seeds' range."""
+    n, alpha = _seeds(comp), _alpha(comp)
+    if interval_is_range(n, alpha):
+        return f"[min, max] of {n} seeds: too few for a {1 - alpha:.0%} interval"
+    return f"[{1 - alpha:.0%} bootstrap interval] over {n} seeds"
+
+
+def _cell_text(s: dict[str, Any], show_ci: bool, style: str) -> Text:
+    txt = ("▲ " if style == COMPOSED_STYLE else "") + _fmt(s.get("mean"))
+    ci = s.get("ci")
+    if show_ci and ci and s.get("n", 0) > 1:
+        txt += f"\n[{_fmt(ci[0])}, {_fmt(ci[1])}]"
+    return Text(txt, style=style)
+
+
+def _column(
+    table: Table, name: str, cells: Sequence[Text], justify: JustifyMethod = "right"
+) -> None:
+    """Add a column exactly as wide as its widest value or header word (never cut)."""
+    widest = max((len(line) for c in cells for line in c.plain.split("\n")), default=1)
+    width = max(widest, header_width(name))
+    table.add_column(
+        header(name, width),
+        justify=justify,
+        width=width,
+        overflow="fold",
+    )
+
+
+def composition_matrix(
+    comp: dict[str, Any], show_ci: bool = True, metrics: Sequence[str] | None = None
+) -> Table:
+    """Cells (rows, with a ● per component on) x metrics (mean [CI]); composed failures lit.
+
+    `metrics` limits the columns (default: all); headers break between words.
+    """
     components: list[str] = comp.get("components", [])
-    metrics: list[str] = comp.get("metrics", [])
+    metrics = list(comp.get("metrics", []) if metrics is None else metrics)
     short = _abbrev(components)
     lit: dict[tuple[str, str], str] = {}
     for f in comp.get("composed_failures", []):
@@ -67,32 +128,68 @@ def composition_matrix(comp: dict[str, Any], show_ci: bool = True) -> Table:
         for sup in f.get("supersets", []):
             name = "+".join(c for c in components if c in sup) or "none"
             lit.setdefault((f["metric"], name), SUPERSET_STYLE)
-    table = Table(title="Failure metrics per cell (mean [CI over seeds])", title_justify="left")
+    table = Table(title=Text(_matrix_title(comp)), title_justify="left")
     for c in components:
         table.add_column(Text(_safe(short[c])), justify="center", no_wrap=True)
-    for m in metrics:
-        table.add_column(Text(_safe(m)), justify="right")
     stats = {m: {s["cell"]: s for s in rows} for m, rows in comp.get("cell_stats", {}).items()}
-    for cell in comp.get("cells", []):
+    columns: list[list[Text]] = []
+    for m in metrics:
+        col = []
+        for cell in comp.get("cells", []):
+            name = cell.get("name", "")
+            col.append(_cell_text(stats.get(m, {}).get(name, {}), show_ci, lit.get((m, name), "")))
+        columns.append(col)
+        _column(table, _safe(m), col)
+    for r, cell in enumerate(comp.get("cells", [])):
         on = set(cell.get("on", []))
-        cols: list[Text] = [Text("●" if c in on else "·") for c in components]
-        for m in metrics:
-            s = stats.get(m, {}).get(cell.get("name", ""), {})
-            txt = _fmt(s.get("mean"))
-            ci = s.get("ci")
-            if show_ci and ci and s.get("n", 0) > 1:
-                txt += f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
-            style = lit.get((m, cell.get("name", "")), "")
-            cols.append(Text(("▲ " if style == COMPOSED_STYLE else "") + txt, style=style))
-        table.add_row(*cols)
-    legend = "  ".join(f"{short[c]} = {c}" for c in components if short[c] != c)
-    table.caption = _safe(f"{legend}   ▲ composed failure (smallest combination)".strip())
-    table.caption_justify = "left"
+        marks = [Text("●" if c in on else "·") for c in components]
+        table.add_row(*marks, *(col[r] for col in columns))
     return table
 
 
-def effects_table(comp: dict[str, Any]) -> Table:
-    """Main effect of each component per metric; bold where the CI excludes zero.
+def _matrix_title(comp: dict[str, Any]) -> str:
+    return "Failure metrics per cell, mean " + _short_interval(comp)
+
+
+def _short_interval(comp: dict[str, Any]) -> str:
+    n, alpha = _seeds(comp), _alpha(comp)
+    return "[min, max]" if interval_is_range(n, alpha) else f"[{1 - alpha:.0%} CI]"
+
+
+def _matrix_legend(comp: dict[str, Any], width: int) -> list[Text]:
+    components = comp.get("components", [])
+    short = _abbrev(components)
+    items = [Text(_safe(f"{short[c]} = {c}")) for c in components if short[c] != c]
+    if comp.get("composed_failures"):
+        items.append(Text("▲ composed failure (smallest combination)"))
+    items.append(Text(_safe(interval_words(comp))))
+    return flow(items, width)
+
+
+def _metric_widths(comp: dict[str, Any], show_ci: bool) -> list[int]:
+    widths = []
+    for m in comp.get("metrics", []):
+        cols = composition_matrix(comp, show_ci, [m]).columns
+        widths.append(int(cols[-1].width or 1))
+    return widths
+
+
+def matrix_tables(comp: dict[str, Any], width: int, show_ci: bool = True) -> list[Table]:
+    """The matrix split into tables that fit `width`, each repeating the component marks."""
+    metrics = comp.get("metrics", [])
+    lead = [max(1, len(v)) for v in _abbrev(comp.get("components", [])).values()]
+    groups = column_groups(lead, _metric_widths(comp, show_ci), width)
+    tables = []
+    for k, group in enumerate(groups):
+        table = composition_matrix(comp, show_ci, [metrics[i] for i in group])
+        if len(groups) > 1:
+            table.title = Text(f"{_matrix_title(comp)} ({k + 1}/{len(groups)})")
+        tables.append(table)
+    return tables
+
+
+def effects_table(comp: dict[str, Any], metrics: Sequence[str] | None = None) -> Table:
+    """Main effect of each component per metric; * (and bold) where the CI excludes zero.
 
     For a full factorial these are Yates main effects (averaged over the other
     components); otherwise the effect of switching the component on alone.
@@ -100,61 +197,110 @@ def effects_table(comp: dict[str, Any]) -> Table:
     factorial = bool(comp.get("factorial_effects"))
     source = comp.get("factorial_effects") or comp.get("effects", {})
     kind = "Yates, averaged over the others" if factorial else "each alone vs none"
-    table = Table(title=f"Main effects ({kind})", title_justify="left")
-    table.add_column("component")
-    metrics = comp.get("metrics", [])
+    table = Table(title=Text(f"Main effects ({kind})"), title_justify="left")
+    components = comp.get("components", [])
+    metrics = list(comp.get("metrics", []) if metrics is None else metrics)
+    names = [Text(_safe(c)) for c in components]
+    _column(table, "component", names, justify="left")
+    columns: list[list[Text]] = []
     for m in metrics:
-        table.add_column(Text(_safe(m)), justify="right")
-    for c in comp.get("components", []):
-        cols = [Text(_safe(c))]
-        for m in metrics:
+        scale = max((abs(e["estimate"]) for e in source.get(m, [])), default=1.0)
+        col = []
+        for c in components:
             e = next((e for e in source.get(m, []) if e["combination"] == [c]), None)
             if e is None:
-                cols.append(Text("-"))
+                col.append(Text("-"))
                 continue
             ci = e.get("ci") or [None, None]
             sig = ci[0] is not None and ci[1] is not None and (ci[0] > 0 or ci[1] < 0)
-            cols.append(Text(f"{e['estimate']:+.3g}", style="bold" if sig else "dim"))
-        table.add_row(*cols)
+            txt = _signed(e["estimate"], scale) + ("*" if sig else " ")
+            col.append(Text(txt, style="bold" if sig else "dim"))
+        columns.append(col)
+        _column(table, _safe(m), col)
+    for r, name in enumerate(names):
+        table.add_row(name, *(col[r] for col in columns))
     return table
 
 
-def composed_table(comp: dict[str, Any]) -> Table | Text:
-    """The ranked composed failures, or a line saying there are none."""
+def effects_tables(comp: dict[str, Any], width: int) -> list[Table]:
+    """The main effects split into tables that fit `width`, each repeating the names."""
+    metrics = comp.get("metrics", [])
+    first = effects_table(comp, [])
+    lead = [int(first.columns[0].width or 1)]
+    widths = [int(effects_table(comp, [m]).columns[-1].width or 1) for m in metrics]
+    groups = column_groups(lead, widths, width)
+    tables = []
+    for k, group in enumerate(groups):
+        table = effects_table(comp, [metrics[i] for i in group])
+        if len(groups) > 1:
+            table.title = Text(f"{table.title} ({k + 1}/{len(groups)})")
+        tables.append(table)
+    return tables
+
+
+def composed_table(comp: dict[str, Any], width: int = 80) -> Group | Text:
+    """The ranked composed failures, one block each, or a line saying there are none."""
     failures = comp.get("composed_failures", [])
-    alpha = comp.get("method", {}).get("alpha", 0.05)
+    alpha = _alpha(comp)
     if not failures:
         n = comp.get("hypotheses_tested", 0)
         return Text(f"No composed failures (alpha={alpha}, Holm over {n} tests).", style="green")
-    table = Table(title="Composed failures (ranked)", title_justify="left")
-    for col in ("#", "metric", "combination", "mean [CI]", "worst part", "margin", "interaction"):
-        table.add_column(col)
-    table.add_column("p (Holm)", justify="right")
+    lines: list[Text] = [Text("Composed failures (ranked)", style="bold")]
+    n, level = _seeds(comp), 1 - _alpha(comp)
+    iv = "range" if interval_is_range(n, _alpha(comp)) else f"{level:.0%} CI"
     for f in failures:
         worst = " + ".join(f["worst_sub_combination"]) or "none"
         ci = f.get("ci") or [None, None]
         ici = f.get("interaction_ci") or [None, None]
-        table.add_row(
-            Text(str(f["rank"])),
-            Text(_safe(f["metric"])),
-            Text(_safe(" + ".join(f["combination"])), style="bold red"),
-            Text(f"{_fmt(f['mean'])} [{_fmt(ci[0])}, {_fmt(ci[1])}]"),
-            Text(_safe(f"{worst}: {_fmt(f['worst_sub_mean'])}")),
-            Text(f"+{_fmt(f['margin'])}"),
-            Text(f"{_fmt(f['interaction'])} [{_fmt(ici[0])}, {_fmt(ici[1])}]"),
-            Text(f"{f['p_holm']:.2g}" if f.get("p_holm") is not None else "-"),
+        p = f"{f['p_holm']:.2g}" if f.get("p_holm") is not None else "-"
+        head = Text(f"{f['rank']}. ")
+        head.append(_safe(f["metric"]) + ": ")
+        head.append(_safe(" + ".join(f["combination"])), style="bold red")
+        lines += flow(list(head.split(" ")), width, sep=" ")
+        facts = Text(
+            f"mean {_fmt(f['mean'])}, {iv} [{_fmt(ci[0])}, {_fmt(ci[1])}]; "
+            + _safe(f"worst part {worst}: {_fmt(f['worst_sub_mean'])}; ")
+            + f"margin +{_fmt(f['margin'])}; "
+            + f"interaction {_fmt(f['interaction'])} [{_fmt(ici[0])}, {_fmt(ici[1])}]; "
+            + f"p (Holm) {p}"
         )
-    return table
+        lines += flow(list(facts.split(" ")), width, sep=" ", indent=3)
+    return Group(*lines)
+
+
+def underpowered_lines(comp: dict[str, Any], width: int = 80) -> list[Text]:
+    """Combinations that look composed but could not be confirmed with these seeds."""
+    rows = comp.get("underpowered") or []
+    if not rows:
+        return []
+    alpha = _alpha(comp)
+    out = flow(
+        [Text(f"Not confirmed at alpha {alpha} (Holm), for want of seeds:", style="yellow")], width
+    )
+    rows = sorted(rows, key=lambda r: (r.get("need") is None, r.get("need") or 0))
+    for r in rows[:SHOW_UNDERPOWERED]:
+        item = Text(_safe(f"{r['metric']}: {' + '.join(r['combination'])}") + " — ")
+        item.append(_safe(r["note"]), style="yellow")
+        out += flow(list(item.split(" ")), width, sep=" ", indent=2)
+    if len(rows) > SHOW_UNDERPOWERED:
+        more = f"... and {len(rows) - SHOW_UNDERPOWERED} more (composition.json: underpowered)"
+        out += flow(list(Text(more, style="yellow").split(" ")), width, sep=" ", indent=2)
+    return out
 
 
 def render_composition(comp: dict[str, Any], console: Console | None = None) -> None:
-    """Print an ablation's header, matrix, main effects, composed failures and problems."""
+    """Print an ablation's header, matrix, main effects, composed failures and problems.
+
+    Everything fits the console's width: wide tables are split into several, headers
+    break between words, and nothing is cut.
+    """
     console = console or Console()
+    width = console.width
     runs = comp.get("runs", {})
     head = Text(
         _safe(
             f"ablation {comp.get('ablation_id', '?')}: design {comp.get('design', '?')}, "
-            f"{len(comp.get('cells', []))} cells x {len(comp.get('seeds', []))} seeds, "
+            f"{len(comp.get('cells', []))} cells x {_seeds(comp)} seeds, "
             f"{runs.get('complete', '?')}/{runs.get('total', '?')} runs complete "
             f"({runs.get('reused', 0)} reused)"
         ),
@@ -162,7 +308,13 @@ def render_composition(comp: dict[str, Any], console: Console | None = None) -> 
     )
     parts: list[Any] = [head]
     if comp.get("metrics"):
-        parts += [composition_matrix(comp), effects_table(comp), composed_table(comp)]
+        parts += matrix_tables(comp, width)
+        parts += _matrix_legend(comp, width)
+        parts += effects_tables(comp, width)
+        what = "range over seeds" if interval_is_range(_seeds(comp), _alpha(comp)) else "interval"
+        parts += flow([Text(f"* {what} excludes 0")], width)
+        parts.append(composed_table(comp, width))
+        parts += underpowered_lines(comp, width)
     else:
         msg = "No failure metrics: no monitor reported any (list monitors under `monitors:`)."
         parts.append(Text(msg, style="yellow"))

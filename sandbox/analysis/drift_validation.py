@@ -243,6 +243,8 @@ def validate_drift(
     workers: int | None = None,
     on_result: Callable[[int, Any], None] | None = None,
     control_scenario: Path | None = None,
+    engine: str = "pool",
+    address: str | None = None,
 ) -> ValidationReport:
     """Run the scenarios under every seed and score the drift monitor against the truth.
 
@@ -251,10 +253,13 @@ def validate_drift(
         clean_scenario: the same users with adaptation switched off (None: not run).
         seeds: seeds to run each scenario under.
         out_root: folder for the runs (finished runs there are reused) and the report.
-        workers: parallel runs (1 or None: in this process).
+        workers: parallel runs (1 or None on the local pool: in this process).
         on_result: called after each finished run (progress).
         control_scenario: the same cast and adapting agent with no profile change; its
             flags are the false alarms of an adapting agent (None: not run).
+        engine: executor engine (``pool``, ``serial``, ``ray`` or a plugin); the report
+            is the same whichever ran the seeds.
+        address: a running cluster for the engine to join (``ray``: its head).
     """
     from sandbox.execute import make_executor
 
@@ -270,7 +275,9 @@ def validate_drift(
     tasks = [
         DriftTask(str(sc), s, str(out_root), f"{tag}-seed-{s}") for s in seeds for tag, sc in kinds
     ]
-    executor = make_executor("local" if (workers or 1) > 1 else "serial", workers)
+    if engine in ("local", "pool") and (workers or 1) <= 1:
+        engine = "serial"
+    executor = make_executor(engine, workers, address)
     dirs = [Path(d) for d in executor.map(run_drift_task, tasks, on_result)]
     report = ValidationReport(
         seeds=len(seeds),

@@ -20,13 +20,15 @@ model's weights and threshold were fitted on, and the report reads the ``test`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sandbox.analysis.jsonl import read_objects
 from sandbox.analysis.stats import wilson
+from sandbox.execute import Executor, SerialExecutor
 from sandbox.monitors.privacy.private import TIERS, Leak, LeakConfig, PrivateIndex
 
 __all__ = [
@@ -38,7 +40,11 @@ __all__ = [
     "evaluate",
     "index_for_case",
     "load_corpus",
+    "scan_cases",
 ]
+
+#: Cases per task on a parallel executor (a task's matcher loads its model once).
+CHUNK = 25
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "leak_corpus.jsonl"
 CANARY_VARIANTS = (
@@ -227,28 +233,51 @@ def evaluate(
     split: str = "test",
     cfg: LeakConfig | None = None,
     on_case: Callable[[], None] | None = None,
+    executor: Executor | None = None,
 ) -> LeakReport:
-    """Run every case of ``split`` ("all" for every case) through the matcher."""
+    """Run every case of ``split`` ("all" for every case) through the matcher.
+
+    Cases are matched on `executor` (default: in this process), in chunks of
+    :data:`CHUNK` on a parallel one, and scored here in corpus order, so the report is
+    the same whichever executor matched them.
+    """
     rep = LeakReport(split)
-    for case in cases:
-        if split != "all" and case.get("split", "test") != split:
-            continue
-        rep.cases += 1
-        idx = index_for_case(case, cfg)
-        leaks = idx.scan(case["reply"], case["recipient"])
-        _score_case(rep, case, leaks)
-        if on_case is not None:
-            on_case()
+    chosen = [c for c in cases if split == "all" or c.get("split", "test") == split]
+    executor = executor or SerialExecutor()
+    size = 1 if isinstance(executor, SerialExecutor) else CHUNK
+    chunks = [chosen[i : i + size] for i in range(0, len(chosen), size)]
+
+    def tick(_i: int, named: list[dict[str, str]]) -> None:
+        for _ in named:
+            if on_case is not None:
+                on_case()
+
+    scan = functools.partial(scan_cases, cfg=cfg)
+    for chunk, named in zip(chunks, executor.map(scan, chunks, tick), strict=True):
+        for case, owners in zip(chunk, named, strict=True):
+            rep.cases += 1
+            _score_case(rep, case, owners)
     return rep
 
 
-def _score_case(rep: LeakReport, case: dict[str, Any], leaks: list[Leak]) -> None:
-    truth = set(case.get("leaked", []))
+def scan_cases(
+    cases: Sequence[dict[str, Any]], cfg: LeakConfig | None = None
+) -> list[dict[str, str]]:
+    """For each case, the owners the matcher names in its reply and each one's best tier."""
+    return [_named(index_for_case(c, cfg).scan(c["reply"], c["recipient"])) for c in cases]
+
+
+def _named(leaks: list[Leak]) -> dict[str, str]:
     named: dict[str, str] = {}
     for lk in leaks:
         for o in lk.owners:
             if o not in named or TIERS.index(lk.tier) < TIERS.index(named[o]):
                 named[o] = lk.tier
+    return named
+
+
+def _score_case(rep: LeakReport, case: dict[str, Any], named: dict[str, str]) -> None:
+    truth = set(case.get("leaked", []))
     variant = str(case.get("variant", "unknown"))
     for owner, tier in named.items():
         ok = owner in truth

@@ -23,9 +23,13 @@ __all__ = [
     "bootstrap_means",
     "contrast_test",
     "holm",
+    "interval_is_range",
     "nan_mean",
     "percentile_ci",
     "proportion",
+    "seeds_needed",
+    "t_seeds_needed",
+    "trials_to_clear",
     "wilson",
 ]
 
@@ -175,3 +179,84 @@ def proportion(k: int, n: int) -> dict[str, Any]:
         "rate": round(k / n, 4) if n else None,
         "ci95": [round(lo, 4), round(hi, 4)] if n else None,
     }
+
+
+def interval_is_range(n: int, alpha: float) -> bool:
+    """Whether a percentile-bootstrap interval over `n` seeds is just their min..max.
+
+    The resample that repeats the smallest seed's value n times has probability n**-n
+    (and so has the largest's); when that is at least alpha/2 the interval's ends are
+    the smallest and largest seed's values, so it says nothing a 1-alpha interval
+    should (2 and 3 seeds at alpha 0.05).
+    """
+    return n >= 1 and float(n) ** (-n) >= alpha / 2
+
+
+def seeds_needed(d: np.ndarray, shift: float, alpha: float, power: float) -> int | None:
+    """About how many paired seeds a one-sided t-test needs to detect `shift` (> 0).
+
+    Normal approximation n = ((z_(1-alpha) + z_power) * sd / shift)^2, with the observed
+    standard deviation of the paired differences; None when it cannot be estimated.
+    """
+    from scipy import stats as st
+
+    if d.size < 2 or shift <= 0:
+        return None
+    sd = float(d.std(ddof=1))
+    if sd == 0:
+        return int(d.size)
+    za, zb = float(st.norm.ppf(1 - alpha)), float(st.norm.ppf(power))
+    return max(2, math.ceil(((za + zb) * sd / shift) ** 2) + 1)
+
+
+def t_seeds_needed(d: np.ndarray, alpha: float, power: float, limit: int = 1000) -> int | None:
+    """Paired seeds a one-sided t-test needs to find the mean of `d` (> 0) at `alpha`.
+
+    The smallest n with sqrt(n) * mean / sd >= t(1-alpha, n-1) + t(power, n-1), with the
+    observed mean and standard deviation of the differences `d`. Unlike the normal
+    approximation it counts the t-test's few degrees of freedom, which is what stops two
+    or three seeds from reaching a small (Holm-corrected) alpha. 2 when the differences
+    do not vary; None when `d` has fewer than two values or a mean <= 0, or the answer
+    exceeds `limit`.
+    """
+    from scipy import stats as st
+
+    if d.size < 2 or float(d.mean()) <= 0:
+        return None
+    sd = float(d.std(ddof=1))
+    if sd == 0:
+        return 2
+    effect = float(d.mean()) / sd
+    for n in range(2, limit + 1):
+        df = n - 1
+        if math.sqrt(n) * effect >= float(st.t.ppf(1 - alpha, df) + st.t.ppf(power, df)):
+            return n
+    return None
+
+
+def trials_to_clear(
+    rate: float, bound: float, at_least: bool, z: float = 1.96, limit: int = 100_000
+) -> int | None:
+    """Trials after which a rate of `rate` would have its Wilson interval clear `bound`.
+
+    Clearing means the interval lies wholly on the side of `bound` the rate is on
+    (above it when `at_least`, below otherwise). None when the rate sits on the bound,
+    on the wrong side of it, or needs more than `limit` trials.
+    """
+    if (rate <= bound) if at_least else (rate >= bound):
+        return None
+    lo_n, hi_n = 1, limit
+    if not _clears(rate, hi_n, bound, at_least, z):
+        return None
+    while lo_n < hi_n:  # the interval narrows as n grows: bisect the first n that clears
+        mid = (lo_n + hi_n) // 2
+        if _clears(rate, mid, bound, at_least, z):
+            hi_n = mid
+        else:
+            lo_n = mid + 1
+    return lo_n
+
+
+def _clears(rate: float, n: int, bound: float, at_least: bool, z: float) -> bool:
+    lo, hi = wilson(round(rate * n), n, z)
+    return lo > bound if at_least else hi < bound

@@ -12,15 +12,11 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from sandbox.cli.executor_opts import AddressOpt, ExecutorOpt, check_executor, set_offline
+from sandbox.cli.inspect_cmds import WidthOpt
+from sandbox.text_safety import clean
+
 __all__ = ["parse_seeds", "register"]
-
-
-_OFFLINE = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}
 
 
 class DesignChoice(StrEnum):
@@ -73,8 +69,11 @@ def register(app: typer.Typer) -> None:
             typer.Option(help="Seed count (from the scenario's seed), list 1,2,3 or range 0-4."),
         ] = "3",
         workers: Annotated[
-            int | None, typer.Option("--workers", "-w", help="Processes (default: cores).")
+            int | None,
+            typer.Option("--workers", "-w", help="Parallel runs (default: cores; 1 in-process)."),
         ] = None,
+        executor: ExecutorOpt = "pool",
+        address: AddressOpt = None,
         design: Annotated[
             DesignChoice, typer.Option(help="full factorial, all pairs, or one at a time.")
         ] = DesignChoice.full,
@@ -91,14 +90,14 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print composition.json instead of tables.")
         ] = False,
+        width: WidthOpt = None,
     ) -> None:
         """Run a scenario under every subset of components and find composed failures.
 
         Each cell uses the same seeds; finished runs are reused, so an interrupted
         ablation resumes when the same command is run again.
         """
-        for k, v in _OFFLINE.items():
-            os.environ.setdefault(k, v)
+        set_offline()
         from sandbox.ablate import AblationPlanError, run_ablation
         from sandbox.analysis.composition_view import render_composition
         from sandbox.record.lock import FolderBusyError
@@ -107,8 +106,7 @@ def register(app: typer.Typer) -> None:
         names = [c.strip() for c in (components or "").split(",") if c.strip()]
         names = names or list(COMPONENTS)
         out_root = out or Path(os.environ.get("SANDBOX_RUNS_DIR", "runs"))
-        if workers is not None and workers < 1:
-            raise typer.BadParameter("must be at least 1", param_hint="--workers")
+        check_executor(executor, workers, address)
         try:
             root = run_ablation(
                 scenario,
@@ -120,6 +118,8 @@ def register(app: typer.Typer) -> None:
                 ablation_id=ablation_id,
                 progress=not quiet,
                 agent_override=agent,
+                engine=executor,
+                address=address,
                 alpha=alpha,
             )
         except SpecError as exc:
@@ -127,13 +127,18 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"error {issue}", err=True)
             raise typer.Exit(code=2) from None
         except (AblationPlanError, ValueError, FolderBusyError) as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {clean(exc)}", err=True)
             raise typer.Exit(code=2) from None
         comp = json.loads((root / "composition.json").read_text(encoding="utf-8"))
         if as_json:
             typer.echo(json.dumps(comp, indent=2))
         else:
-            render_composition(comp)
-            Console(stderr=True).print(f"ablation written to {root}", highlight=False)
+            from sandbox.replay.output import open_output
+
+            with open_output(page=False, width=width) as console:
+                render_composition(comp, console)
+            Console(stderr=True).print(
+                f"ablation written to {clean(root)}", markup=False, highlight=False
+            )
         if comp.get("runs", {}).get("incomplete"):
             raise typer.Exit(code=1)

@@ -10,14 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-__all__ = ["register", "suite_app"]
+from sandbox.cli.executor_opts import AddressOpt, ExecutorOpt, check_executor, set_offline
+from sandbox.text_safety import clean
 
-_OFFLINE = {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "ANONYMIZED_TELEMETRY": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}
+__all__ = ["register", "suite_app"]
 
 suite_app = typer.Typer(
     name="suite",
@@ -39,9 +35,8 @@ def run_cmd(
         int | None,
         typer.Option("--workers", "-w", help="Parallel runs (default: cores; 1 in-process)."),
     ] = None,
-    executor: Annotated[
-        str, typer.Option(help="Executor engine: local (process pool), serial, or a plugin.")
-    ] = "local",
+    executor: ExecutorOpt = "pool",
+    address: AddressOpt = None,
     out: Annotated[Path | None, typer.Option(help="Folder that holds suite folders.")] = None,
     suite_id: Annotated[
         str | None,
@@ -74,15 +69,13 @@ def run_cmd(
     Exit codes: 0 every gate holds, 1 a gate failed, 2 bad input, 3 runs errored.
     Complete runs are reused, so re-running the same command resumes a suite.
     """
-    for k, v in _OFFLINE.items():
-        os.environ.setdefault(k, v)
+    set_offline()
     from sandbox.record.lock import FolderBusyError
     from sandbox.spec import SpecError
     from sandbox.suite.report import render_result, to_junit, to_markdown, write_text
     from sandbox.suite.runner import SuitePlanError, run_suite
 
-    if workers is not None and workers < 1:
-        raise typer.BadParameter("must be at least 1", param_hint="--workers")
+    check_executor(executor, workers, address)
     from sandbox.suite.compare import resolve_baseline_path
 
     shard_of = _parse_shard(shard) if shard else None
@@ -90,7 +83,7 @@ def run_cmd(
     out_root = out or Path(os.environ.get("SANDBOX_RUNS_DIR", "runs")) / "suites"
     base_path = resolve_baseline_path(baseline, suite) if baseline else None
     if base_path is not None and not base_path.exists():
-        typer.echo(f"error: baseline not found: {base_path}", err=True)
+        typer.echo(f"error: baseline not found: {clean(base_path)}", err=True)
         raise typer.Exit(code=2)
     try:
         result = run_suite(
@@ -99,6 +92,7 @@ def run_cmd(
             suite_id=suite_id,
             workers=workers,
             engine=executor,
+            address=address,
             progress=not quiet,
             baseline=base_path,
             save_baseline=resolve_baseline_path(save_baseline, suite) if save_baseline else None,
@@ -107,7 +101,7 @@ def run_cmd(
     except SpecError as exc:
         raise _spec_exit(exc) from None
     except (SuitePlanError, FolderBusyError, ValueError, KeyError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {clean(exc)}", err=True)
         raise typer.Exit(code=2) from None
     if json_out is not None:
         write_text(json_out, json.dumps(result, indent=2) + "\n")
@@ -115,7 +109,7 @@ def run_cmd(
         runs = result["runs"]
         typer.echo(
             f"shard {result['shard']}: {runs['complete']}/{runs['total']} runs complete"
-            f" ({runs['reused']} reused) in {result['folder']}"
+            f" ({runs['reused']} reused) in {clean(result['folder'])}"
         )
         raise typer.Exit(code=int(result["exit_code"]))
     if junit is not None:
@@ -124,7 +118,7 @@ def run_cmd(
         write_text(markdown, to_markdown(result))
     render_result(result, Console())
     if result.get("baseline_saved"):
-        typer.echo(f"baseline saved: {result['baseline_saved']}")
+        typer.echo(f"baseline saved: {clean(result['baseline_saved'])}")
     raise typer.Exit(code=int(result["exit_code"]))
 
 
@@ -173,7 +167,7 @@ def merge_cmd(
     except SpecError as exc:
         raise _spec_exit(exc) from None
     except (SuitePlanError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {clean(exc)}", err=True)
         raise typer.Exit(code=2) from None
     if json_out is not None:
         write_text(json_out, json.dumps(result, indent=2) + "\n")
@@ -206,7 +200,7 @@ def compare_cmd(
     try:
         side_a, side_b = load_side(a), load_side(b)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {clean(exc)}", err=True)
         raise typer.Exit(code=2) from None
     result = compare_sides(side_a, side_b, alpha=alpha, metrics=metric or None)
     if not result["configs"]:
@@ -238,7 +232,7 @@ def validate_cmd(
             _spec_exit(exc)
             continue
         n = sum(len(s) for s in loaded.seeds.values()) * len(loaded.suite.configs)
-        typer.echo(f"ok    {f} (suite: {n} runs)")
+        typer.echo(f"ok    {clean(f)} (suite: {n} runs)")
     if bad:
         raise typer.Exit(code=2)
 
@@ -272,7 +266,7 @@ def show_cmd(
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        typer.echo(f"error: cannot read {p}: {exc}", err=True)
+        typer.echo(f"error: cannot read {clean(p)}: {clean(exc)}", err=True)
         raise typer.Exit(code=2) from None
     if markdown:
         typer.echo(to_markdown(data), nl=False)

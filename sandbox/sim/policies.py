@@ -44,6 +44,8 @@ DEFAULT_TOPICS = [
     "What's a good way to unwind after a long day?",
 ]
 OPENERS = ["Hi, it's {name}.", "Hey, {name} here.", "Hello again, it's {name}."]
+# A user's first session: no "again" (as many lines as OPENERS, so the draws match).
+FIRST_OPENERS = ["Hi, it's {name}.", "Hey, {name} here.", "Hello, it's {name}."]
 PLAN_LINES = [
     "I'm thinking I should {wish}. What do you think?",
     "Honestly, I want to {wish}.",
@@ -235,7 +237,8 @@ class UserPolicy:
         if kind == "callback":
             return self.rng.choice(CALLBACK_LINES), {"intent": "plan_callback"}
         if kind == "open":
-            return self._fill(self.rng.choice(OPENERS)), {"intent": "open"}
+            openers = OPENERS if self.session > 0 else FIRST_OPENERS
+            return self._fill(self.rng.choice(openers)), {"intent": "open"}
         return self._fill(arg or ""), {"intent": "chat"}
 
     def step(self, incoming: Message | None, ctx: TurnContext) -> Message:

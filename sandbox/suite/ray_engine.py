@@ -1,12 +1,15 @@
-"""The ``ray`` executor engine: suite cells as Ray tasks on a local Ray started on 127.0.0.1.
+"""The ``ray`` executor engine: cells as Ray tasks on a local Ray (127.0.0.1) or a cluster.
 
 ``sandbox suite run SUITE --executor ray --workers N`` starts a single-node Ray with N
 CPUs bound to loopback, runs each pending cell as one Ray task (a worker process runs
 many cells, so heavy imports are paid once per worker), and shuts Ray down when the
 cells are done. Each cell is the same seeded simulation whichever engine runs it, so the
-result equals the serial engine's (tested in ``tests/suite/test_suite_ray.py``). When Ray
-is already initialised in the calling process (``ray.init(address=...)`` by a program
-that calls :func:`sandbox.suite.runner.run_suite`), its cluster is used and left running.
+result equals the serial engine's (tested in ``tests/suite/test_suite_ray.py``). With
+``--address HOST:PORT`` the command joins a running cluster instead (``ray start --head``
+printed the address; every node needs this package installed and the output folder on a
+shared path) and leaves it running. When Ray is already initialised in the calling
+process (``ray.init(address=...)`` by a program that calls
+:func:`sandbox.suite.runner.run_suite`), its cluster is used and left running too.
 
 Ray is optional (``pip install -c constraints.txt -e '.[ray]'``); asking for the engine
 without it fails with :class:`RayUnavailableError` (the CLI exits 2).
@@ -26,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -33,7 +37,7 @@ from typing import Any, TypeVar
 
 from sandbox.execute import Executor, OnResult, default_workers, engines
 
-__all__ = ["LOCAL_RAY_ENV", "RayExecutor", "RayUnavailableError", "import_ray"]
+__all__ = ["LOCAL_RAY_ENV", "RayClusterError", "RayExecutor", "RayUnavailableError", "import_ray"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,6 +56,10 @@ OBJECT_STORE_BYTES = 128 * 1024 * 1024
 
 class RayUnavailableError(ValueError):
     """The ``ray`` engine was asked for and Ray is not installed."""
+
+
+class RayClusterError(ValueError):
+    """``--address`` names a Ray cluster that cannot be joined."""
 
 
 def import_ray() -> ModuleType:
@@ -78,6 +86,22 @@ def _set_local_env() -> None:
     os.environ.setdefault(key, LOCAL_RAY_ENV[key])
 
 
+def _reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail fast when nothing listens at a ``HOST:PORT`` address (Ray itself retries long).
+
+    Other address forms (``auto``, ``ray://...``) are left to Ray.
+    """
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "/" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayClusterError(
+            f"cannot join the Ray cluster at {address}: nothing answers there ({exc})"
+        ) from None
+
+
 def _call(fn: Callable[[Any], Any], task: Any) -> Any:
     """The Ray task: one call of the executor's function (a module-level, picklable one)."""
     return fn(task)
@@ -93,15 +117,25 @@ class RayExecutor:
 
     Args:
         workers: CPUs of the local Ray, and the most tasks in flight at once (default:
-            cores; on a cluster already initialised here, every task is submitted).
+            cores; on a cluster, every task is submitted and Ray schedules them).
         object_store_bytes: size of the local Ray's object store.
+        address: a running cluster to join (``HOST:PORT`` of its head) instead of
+            starting a local Ray; it is disconnected from, not stopped, at the end.
     """
 
-    def __init__(self, workers: int | None = None, object_store_bytes: int = OBJECT_STORE_BYTES):
+    def __init__(
+        self,
+        workers: int | None = None,
+        object_store_bytes: int = OBJECT_STORE_BYTES,
+        address: str | None = None,
+    ):
         if workers is not None and workers < 1:
             raise ValueError("workers must be at least 1")
+        if address is not None and not address.strip():
+            raise ValueError("address must name the cluster's head, e.g. 10.0.0.5:6379")
         self.workers = workers
         self.object_store_bytes = object_store_bytes
+        self.address = address
 
     def _start_local(self, ray: ModuleType) -> None:
         _set_local_env()
@@ -114,6 +148,18 @@ class RayExecutor:
             object_store_memory=self.object_store_bytes,
             logging_level=logging.WARNING,
         )
+
+    def _connect(self, ray: ModuleType) -> None:
+        _set_local_env()
+        _reachable(str(self.address))
+        try:
+            ray.init(address=self.address, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError) as exc:  # no head there, or refused
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RayClusterError(
+                f"cannot join the Ray cluster at {self.address}: {first} (is its head"
+                " running, and is RAY_AUTH_TOKEN set when the cluster uses token auth?)"
+            ) from None
 
     def map(
         self, fn: Callable[[T], R], tasks: Sequence[T], on_result: OnResult | None = None
@@ -129,13 +175,16 @@ class RayExecutor:
             return
         ray = import_ray()
         started = not ray.is_initialized()
-        if started:
+        if started and self.address is not None:
+            self._connect(ray)
+        elif started:
             self._start_local(ray)
         remote = ray.remote(num_cpus=1, max_retries=0)(_call)
         if self.workers is not None:
             window = self.workers
         else:
-            window = default_workers() if started else len(tasks)
+            local = started and self.address is None
+            window = default_workers() if local else len(tasks)
         in_flight: dict[Any, int] = {}
         done: dict[int, Any] = {}
         next_submit = next_yield = 0
@@ -170,6 +219,6 @@ class RayExecutor:
 
 
 @engines.register("ray")
-def _ray(workers: int | None = None) -> Executor:
+def _ray(workers: int | None = None, address: str | None = None) -> Executor:
     import_ray()  # fail now, before any cell is planned to run, when Ray is missing
-    return RayExecutor(workers)
+    return RayExecutor(workers, address=address)

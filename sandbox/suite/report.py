@@ -8,6 +8,9 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from sandbox.text_safety import clean, markup_safe
 
 __all__ = [
     "KEY_METRICS",
@@ -182,11 +185,11 @@ def render_result(result: dict[str, Any], console: Console | None = None) -> Non
     console = console or Console()
     ks = _ks(result)
     shown = _shown(result)
-    t = Table(title=f"suite {result['suite']}: per config, mean [CI]")
+    t = Table(title=f"suite {markup_safe(result['suite'])}: per config, mean [CI]")
     t.add_column("metric")
     configs = result["configs"]
     for name in configs:
-        t.add_column(name, overflow="fold")
+        t.add_column(Text(clean(name)), overflow="fold")
     t.add_row("runs", *[str(c["n_runs"]) for c in configs.values()])
     lf = [_leak_free_cells(c.get("leak_free"), ks) for c in configs.values()]
     for i, label in enumerate(["leak-free", *[f"leak-free^{k}" for k in ks]]):
@@ -201,25 +204,32 @@ def render_result(result: dict[str, Any], console: Console | None = None) -> Non
     g.add_column("detail")
     style = {"pass": "green", "fail": "bold red", "error": "bold red"}
     for x in result["gates"]:
-        g.add_row(x["config"], x["gate"], f"[{style[x['status']]}]{x['status']}[/]", x["message"])
+        g.add_row(
+            Text(clean(x["config"])),
+            Text(clean(x["gate"])),
+            Text(x["status"], style[x["status"]]),
+            Text(clean(x["message"])),
+        )
     console.print(g)
     for x in result["gates"]:
         if x["status"] != "pass" and x["evidence"]:
-            console.print(f"{x['config']}: {x['gate']}", style="bold", markup=False)
+            console.print(clean(f"{x['config']}: {x['gate']}"), style="bold", markup=False)
             for e in x["evidence"]:
-                console.print(f"  {e}", markup=False, highlight=False)
+                console.print(f"  {clean(e)}", markup=False, highlight=False)
     runs = result["runs"]
     for e in runs["errored"]:
         console.print(
-            f"errored: {e['scenario']}/{e['config']} seed {e['seed']}: {e['status']}"
-            f" {(e['error'] or '').splitlines()[0] if e['error'] else ''}",
+            clean(
+                f"errored: {e['scenario']}/{e['config']} seed {e['seed']}: {e['status']}"
+                f" {(e['error'] or '').splitlines()[0] if e['error'] else ''}"
+            ),
             markup=False,
             highlight=False,
         )
     console.print(
         f"{runs['complete']}/{runs['total']} runs complete, {runs['reused']} reused;"
         f" {result['gates_failed']} gate(s) failed; exit {result['exit_code']};"
-        f" folder {result['folder']}",
+        f" folder {clean(result['folder'])}",
         markup=False,
         highlight=False,
     )
@@ -230,7 +240,9 @@ def render_comparison(result: dict[str, Any], console: Console | None = None) ->
     console = console or Console()
     for config, c in result["configs"].items():
         t = Table(
-            title=f"{config}: B vs A ({c['compared_with']}), n={c['n_b']} vs {c['n_a']}",
+            title=markup_safe(
+                f"{config}: B vs A ({c['compared_with']}), n={c['n_b']} vs {c['n_a']}"
+            ),
         )
         for col in ("metric", "worse by", "CI", "p (Holm)", "verdict"):
             t.add_column(col)
@@ -256,8 +268,11 @@ def render_comparison(result: dict[str, Any], console: Console | None = None) ->
         for label, items in (("new", f["new"]), ("fixed", f["fixed"])):
             for x in items[:10]:
                 console.print(
-                    f"  {label}: {x['scenario']} seed {x['seed']} {x['monitor']}/{x['category']}"
-                    f" {x['owner']} -> {x['user']} {x['item']} x{x['count']} [{x['worst']}]",
+                    clean(
+                        f"  {label}: {x['scenario']} seed {x['seed']}"
+                        f" {x['monitor']}/{x['category']} {x['owner']} -> {x['user']}"
+                        f" {x['item']} x{x['count']} [{x['worst']}]"
+                    ),
                     markup=False,
                     highlight=False,
                 )

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.ablate import CellFn, CellTask, _done, _execute, run_status
-from sandbox.record.lock import FolderLock
+from sandbox.record.lock import FolderLock, remove_unlocked
 from sandbox.record.writer import write_json_atomic
 from sandbox.suite import ray_engine as _ray_engine  # noqa: F401  (registers the "ray" engine)
 from sandbox.suite.gates import baseline_gates, evaluate_gates
@@ -136,6 +135,7 @@ def run_suite(
     suite_id: str | None = None,
     workers: int | None = None,
     engine: str = "local",
+    address: str | None = None,
     cell_fn: CellFn | None = None,
     progress: bool = True,
     lock_wait: float = 0.0,
@@ -148,6 +148,9 @@ def run_suite(
     With `shard` ``(i, n)`` only every n-th task from the i-th (1-based) runs, and no
     gates are checked: ``shard-<i>-of-<n>.json`` records what ran, and
     :func:`sandbox.suite.shards.merge_suite` later joins the shards' folders and gates the whole.
+
+    `engine` names the executor (``local``/``pool``, ``serial``, ``ray``); `address` a
+    running cluster it joins (``ray``: the head's ``HOST:PORT``) instead of a local one.
 
     With `baseline` (a baseline file or an earlier result), every config is also checked
     against the same config there (see :func:`baseline_gates`); with `save_baseline`,
@@ -181,10 +184,11 @@ def run_suite(
         _write_plan(root, suite_id, loaded, fingerprint, all_tasks)
         pending = [t for t in tasks if not _done(t.run_dir)]
         for t in pending:
-            if t.run_dir.exists():
-                shutil.rmtree(t.run_dir)  # a partial run from an interrupt: start again
+            remove_unlocked(t.run_dir)  # a partial run from an interrupt: start again
         todo: list[CellTask] = list(pending)
-        errors = _execute(todo, cell_fn or run_suite_cell, engine, workers, progress, len(tasks))
+        errors = _execute(
+            todo, cell_fn or run_suite_cell, engine, workers, progress, len(tasks), address
+        )
         records = []
         errored = []
         for t in tasks:

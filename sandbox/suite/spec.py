@@ -312,6 +312,15 @@ def load_suite(path: Path | str) -> LoadedSuite:
     return LoadedSuite(suite, p, tuple(scenarios), agents, seeds)
 
 
+def _as_written(model: BaseModel) -> dict[str, Any]:
+    """A spec's fields as its file set them: defaults stay defaults after a merge.
+
+    Dumping every field would make each default look written, and validators that tell
+    a written field from a default (a port given without its server) would then refuse.
+    """
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
 def apply_overrides(
     agent: AgentConfig, scenario: Scenario, overrides: Overrides
 ) -> tuple[AgentConfig, Scenario]:
@@ -321,13 +330,9 @@ def apply_overrides(
         pydantic.ValidationError: when an override is not valid for its model.
     """
     if overrides.agent:
-        agent = AgentConfig.model_validate(
-            deep_merge(agent.model_dump(mode="json"), overrides.agent)
-        )
+        agent = AgentConfig.model_validate(deep_merge(_as_written(agent), overrides.agent))
     if overrides.scenario:
-        scenario = Scenario.model_validate(
-            deep_merge(scenario.model_dump(mode="json"), overrides.scenario)
-        )
+        scenario = Scenario.model_validate(deep_merge(_as_written(scenario), overrides.scenario))
     return agent, scenario
 
 
@@ -347,7 +352,7 @@ def _override_issues(
         if not over:
             continue
         try:
-            model.model_validate(deep_merge(current.model_dump(mode="json"), over))
+            model.model_validate(deep_merge(_as_written(current), over))
         except ValidationError as exc:
             prefix = ("configs", j, "set", what)
             # locate each error inside the override mapping, as written in the suite file

@@ -7,7 +7,7 @@ In a ``conftest.py``::
 and in a test::
 
     def test_privacy_gates(sandbox_suite):
-        result = sandbox_suite("scenarios/suites/leakage.yml", workers=2)
+        result = sandbox_suite("scenarios/suites/leakage.yaml", workers=2)
         result.assert_gates_hold(configs=["isolated"])
         assert result.metric("isolated", "surfaced_leaks")["max"] == 0
 

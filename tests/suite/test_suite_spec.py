@@ -30,7 +30,7 @@ def test_shipped_and_test_suites_load():
     assert loaded.suite.gates[0].op == "=="
     assert loaded.suite.gates[1].relative
     root = Path(__file__).resolve().parents[2]
-    shipped = load_suite(root / "scenarios" / "suites" / "leakage.yml")
+    shipped = load_suite(root / "scenarios" / "suites" / "leakage.yaml")
     assert shipped.suite.baseline == "isolated"
     # a seed count starts at the scenario's own seed (leakage.yaml: 10)
     assert list(shipped.seeds.values()) == [(10, 11, 12)]
@@ -140,3 +140,23 @@ def test_cli_validate_and_schema(tmp_path):
     assert res.exit_code == 0
     schema = json.loads(res.output)
     assert {"scenarios", "configs", "gates", "seeds", "alpha"} <= set(schema["properties"])
+
+
+def test_sandbox_validate_knows_a_suite_by_its_content(tmp_path):
+    runner = CliRunner()
+    root = Path(__file__).resolve().parents[2] / "scenarios" / "suites"
+    shipped = sorted(root.glob("*.yaml"))
+    assert [p.name for p in shipped] == ["ci.yaml", "leakage.yaml"]
+    assert not list(root.glob("*.yml"))
+    res = runner.invoke(app, ["validate", *map(str, shipped), str(DATA / "tiny-suite.yaml")])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("(suite)") == 3
+    # wherever it lives and whatever its name, a bad suite is named by file, line, field
+    bad = _suite(tmp_path, "name: s\nscenarios: [SCEN]\nconfigs:\n  - name: a\n    x: 1\n")
+    res = runner.invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:5 [configs.0.x]: unknown field 'x'" in res.output
+    # a suite naming a missing scenario is caught too: its references are loaded
+    bad.write_text("name: s\nscenarios: [nope.yaml]\nconfigs:\n  - name: a\n")
+    res = runner.invoke(app, ["validate", str(bad)])
+    assert res.exit_code == 2 and f"{bad}:2 [scenarios.0]" in res.output
