@@ -110,7 +110,7 @@ def _resolve(run: str, runs_dir: Path, *, wait: bool = False, poll: float = 0.25
 def list_cmd(
     runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False, width: WidthOpt = None
 ) -> None:
-    """List runs: id, scenario, status, users, sessions, findings."""
+    """List runs: id, scenario, status, users, sessions of all users, findings."""
     from rich.text import Text
 
     from sandbox.record.reader import list_runs

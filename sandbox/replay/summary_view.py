@@ -148,7 +148,9 @@ def render_runs(infos: Iterable[RunInfo], console: Console) -> int:
         statuses.append(status)
     ids = [clean(i.id) for i in rows]
     scen = [clean(i.scenario or "-") for i in rows]
-    counts = len("users") + len("sessions") + len("findings")
+    # sessions summed over users (`show` gives sessions per user)
+    count_cols = ("users", "all sessions", "findings")
+    counts = sum(len(c) for c in count_cols)
     rest = max(s.cell_len for s in statuses) + counts + max(7, *(len(c) for c in created))
     longest_id, longest_scen = max(len(i) for i in ids), max(8, *(len(s) for s in scen))
     stacked = longest_id + longest_scen + rest + 2 * 6 > width
@@ -159,7 +161,7 @@ def render_runs(infos: Iterable[RunInfo], console: Console) -> int:
     if not stacked:
         table.add_column("scenario", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    for name in ("users", "sessions", "findings"):
+    for name in count_cols:
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("created", no_wrap=True)
     for info, rid, sc, status, when in zip(rows, ids, scen, statuses, created, strict=True):
