@@ -31,7 +31,9 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright runs an event loop in this thread until it stops, and
+# later tests call asyncio.run(), which refuses to start inside a running loop.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     reason = _missing()
     if reason is not None:
