@@ -3,8 +3,10 @@
 The floor replays, directly against the embedder and ChromaDB, exactly the embedding
 calls, adds and queries the run performed (read back from its events), so the ratio
 end-to-end / floor is what the sandbox (LangGraph, SimPy, events) adds. The same run
-with monitors on, against the run without, is what the monitors add.
-Results go to bench/results/bench.json and the terminal.
+with monitors on, against the run without, is what the monitors add. The embedding
+cache's counters (hits, misses, model calls) come with the run. The scaling curves
+(:mod:`bench.scale`, at modest sizes here) follow.
+Results go to bench/results/bench.json and the terminal (a table that fits 80 columns).
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ def floor(run_dir: Path, batches: list[list[str]]) -> dict[str, Any]:
 
 PRIVACY_MONITORS = ("cross_user_leakage", "retention", "pii_exposure", "memory_poisoning")
 MONITOR_TARGET = 1.15  # monitors may add at most 15% to a run
+END_TO_END_TARGET = 1.10  # the sandbox may add at most 10% to its own model and store work
 
 
 def timed_monitors(names: list[str]) -> list[Any]:
@@ -171,8 +174,8 @@ def monitor_overhead(scenario: Path, out: Path, wall_off: float) -> dict[str, An
 
 def main() -> None:
     from rich.console import Console
-    from rich.table import Table
 
+    from bench.table import build
     from sandbox.embeddings import get_embedder
     from sandbox.record import read_summary
 
@@ -200,9 +203,11 @@ def main() -> None:
         }
         results["floor"] = fl
         results["ratio_end_to_end_over_floor"] = round(wall / fl["wall_s"], 3)
+        results["embedding_cache"] = emb.stats()  # the run's model work and cache counters
         console.print("[bold]end to end[/] (monitors on: privacy, then all registered) ...")
         results["with_monitors"] = monitor_overhead(scenario, Path(d), wall)
     for extra in (
+        "bench.scale:bench_for_make",
         "bench.replay_bench:bench_replay",
         "bench.backend_bench:bench_backends",
         "bench.suite_bench:bench_suite",
@@ -217,23 +222,14 @@ def main() -> None:
             results[mod.split(".")[-1]] = f(Path(d))
     results["peak_rss_mb"] = round(peak_rss_mb(), 1)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
-    t = Table(title="make bench")
-    t.add_column("measure")
-    t.add_column("value", justify="right")
-
-    def flat(prefix: str, obj: Any) -> None:
-        if isinstance(obj, dict):
-            for k, v in obj.items():
-                flat(f"{prefix}.{k}" if prefix else k, v)
-        else:
-            t.add_row(prefix, str(obj))
-
-    flat("", results)
-    console.print(t)
+    console.print(build(results, console.width))
     console.print(f"written: {RESULTS / 'bench.json'}")
     target = results["ratio_end_to_end_over_floor"]
-    if target > 1.25:
-        console.print(f"[yellow]note: sandbox overhead {target:.2f}x exceeds the 1.25x target[/]")
+    if target > END_TO_END_TARGET:
+        console.print(
+            f"[yellow]note: sandbox overhead {target:.2f}x exceeds the "
+            f"{END_TO_END_TARGET:.2f}x target[/]"
+        )
     for label, m in results["with_monitors"].items():
         if m["overhead_ratio_in_run"] > MONITOR_TARGET:
             console.print(

@@ -266,13 +266,20 @@ class PrivateIndex:
             return np.zeros((0, 384), dtype=np.float32)
         return np.asarray(self._embedder.encode(texts), dtype=np.float32)
 
+    def _encode_pair(self, a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Two lists embedded in one call (one model pass instead of two)."""
+        both = self._encode(a + b)
+        return both[: len(a)], both[len(a) :]
+
     def _unit_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         n = len(self.units)
         if self._vec.shape[0] < n:
             todo = self.units[self._vec.shape[0] :]
             names = frozenset(self.names)
-            raw = self._encode([u.sent.text for u in todo])
-            neu = self._encode([neutral_text(u.sent.toks, names) or u.sent.text for u in todo])
+            raw, neu = self._encode_pair(
+                [u.sent.text for u in todo],
+                [neutral_text(u.sent.toks, names) or u.sent.text for u in todo],
+            )
             self._vec = np.vstack([self._vec, raw])
             self._nvec = np.vstack([self._nvec, neu])
         return self._vec, self._nvec

@@ -149,8 +149,9 @@ def candidates(
         return []
     vec, nvec = idx._unit_vectors()
     names = frozenset(idx.names)
-    sv = idx._encode([s.text for s in sents])
-    sn = idx._encode([neutral_text(s.toks, names) or s.text for s in sents])
+    sv, sn = idx._encode_pair(
+        [s.text for s in sents], [neutral_text(s.toks, names) or s.text for s in sents]
+    )
     cos = sv @ vec.T
     cosn = sn @ nvec.T
     weight = {st: idx.weight(st) for s in sents for st in s.stems}
