@@ -142,23 +142,14 @@ def show_cmd(
     """Summarise a run: per-monitor counts, leak matrix, per-user drift sparklines."""
     from rich.text import Text
 
-    from sandbox.record.reader import ReadReport, RunRecordError, read_header, read_summary
+    from sandbox.record.reader import ReadReport, RunRecordError, read_header_and_summary
     from sandbox.replay.output import open_output
     from sandbox.replay.runs import findings_by_monitor
     from sandbox.replay.summary_view import render_summary
 
     run_dir = _resolve(run, runs_dir)
     problems: list[str] = []  # damaged files, each named: shown, never a crash
-    try:
-        header = read_header(run_dir)
-    except (OSError, ValueError) as exc:
-        header = {"run_id": run_dir.name, "status": "damaged"}
-        problems.append(str(exc))
-    try:
-        summary = read_summary(run_dir)
-    except (OSError, ValueError) as exc:
-        summary = None
-        problems.append(str(exc))
+    header, summary = read_header_and_summary(run_dir, problems)
     fallback = findings_by_monitor(run_dir) if summary is None else None
     start = _run_start(run_dir, problems)
     if start.get("start_date") is not None:

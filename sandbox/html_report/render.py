@@ -29,20 +29,12 @@ from sandbox.html_report.source import ReportInputError, Source, load_json_objec
 from sandbox.html_report.suite_pages import RunPages, gate_lines, run_link, write_run_pages
 from sandbox.replay.sanitize import clean
 from sandbox.replay.style import SEVERITIES
+from sandbox.suite.report import KEY_METRICS
 
 __all__ = ["Report", "write_report"]
 
-# metrics of a suite drawn and tabled, when the runs measured them
-SUITE_METRICS = (
-    "surfaced_leaks",
-    "leak_surfaced_per_1k",
-    "retention_findings",
-    "poisoning_findings",
-    "relational_harm_per_1k",
-    "drift_flag_rate",
-    "high_or_worse",
-    "findings_per_1k",
-)
+# metrics of a suite drawn and tabled, when the runs measured them: the summary tables'
+SUITE_METRICS = KEY_METRICS
 
 
 @dataclass

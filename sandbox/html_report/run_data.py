@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.html_report.source import ReportInputError
-from sandbox.record.reader import ReadReport, RunRecordError, read_header, read_summary
+from sandbox.record.reader import ReadReport, RunRecordError, read_header_and_summary
 from sandbox.replay.findings import group_findings, sort_groups
 from sandbox.replay.reading import read_events
 from sandbox.replay.runs import findings_by_monitor, scenario_name
@@ -190,16 +190,7 @@ def gather_run(run_dir: Path) -> RunData:
         ReportInputError: when run.json, summary.json or events.jsonl cannot be read.
     """
     problems: list[str] = []
-    try:
-        header = read_header(run_dir)
-    except (OSError, ValueError) as exc:
-        header = {"run_id": run_dir.name, "status": "damaged"}
-        problems.append(str(exc))
-    try:
-        summary = read_summary(run_dir)
-    except (OSError, ValueError) as exc:
-        summary = None
-        problems.append(str(exc))
+    header, summary = read_header_and_summary(run_dir, problems)
     report = ReadReport()
     try:
         findings, per, has_control = _scan(run_dir, report)

@@ -23,6 +23,7 @@ __all__ = [
     "list_runs",
     "parse_line",
     "read_header",
+    "read_header_and_summary",
     "read_summary",
     "run_is_live",
     "run_liveness",
@@ -254,6 +255,27 @@ def read_summary(run_dir: Path | str) -> dict[str, Any] | None:
             if not isinstance(m, dict):
                 raise RunRecordError(p, f"monitors.{name} should be an object")
     return data
+
+
+def read_header_and_summary(
+    run_dir: Path, problems: list[str]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """run.json and summary.json for a viewer that shows damage rather than failing.
+
+    A damaged run.json gives a stand-in header (status ``damaged``), a damaged
+    summary.json gives None; each problem is appended to `problems`, naming its file.
+    """
+    try:
+        header = read_header(run_dir)
+    except (OSError, ValueError) as exc:
+        header = {"run_id": run_dir.name, "status": "damaged"}
+        problems.append(str(exc))
+    try:
+        summary = read_summary(run_dir)
+    except (OSError, ValueError) as exc:
+        summary = None
+        problems.append(str(exc))
+    return header, summary
 
 
 def _pid_alive(pid: int, start_ticks: Any) -> bool:
