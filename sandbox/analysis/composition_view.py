@@ -26,7 +26,7 @@ from rich.text import Text
 
 from sandbox.analysis.layout import column_groups, header, header_width
 from sandbox.analysis.stats import REL_TOL, interval_is_range
-from sandbox.replay.summary_view import flow
+from sandbox.replay.layout import flow
 from sandbox.text_safety import clean
 
 __all__ = [

@@ -17,11 +17,11 @@ from typing import Any
 from sandbox.html_report.source import ReportInputError
 from sandbox.record.reader import ReadReport, RunRecordError, read_header_and_summary
 from sandbox.replay.findings import group_findings, sort_groups
+from sandbox.replay.leak_drift_view import _drift_rows, _drift_section, _find, _leak_kinds
 from sandbox.replay.reading import read_events
 from sandbox.replay.runs import findings_by_monitor, scenario_name
 from sandbox.replay.sanitize import clean
 from sandbox.replay.style import SEVERITIES, severity_rank
-from sandbox.replay.summary_view import _drift_rows, _drift_section, _find, _leak_kinds
 
 __all__ = ["DriftCurve", "RunData", "gather_run"]
 

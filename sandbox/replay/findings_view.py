@@ -14,9 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from sandbox.replay.findings import FindingGroup
+from sandbox.replay.layout import flow, wrap_at
 from sandbox.replay.sanitize import clean
 from sandbox.replay.style import severity_rank, severity_style, user_style
-from sandbox.replay.summary_view import flow, wrap_at
 
 __all__ = ["render_groups"]
 
