@@ -22,7 +22,6 @@ import functools
 import hashlib
 import json
 import re
-import shutil
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ from sandbox.analysis.composition import (
 from sandbox.analysis.composition_power import underpowered_claims
 from sandbox.analysis.composition_view import AblationProgress
 from sandbox.execute import make_executor
-from sandbox.record.lock import FolderLock
+from sandbox.record.lock import FolderLock, remove_unlocked
 from sandbox.record.writer import write_json_atomic
 
 __all__ = [
@@ -237,8 +236,9 @@ def run_ablation(
 
         pending = [t for t in tasks if not _done(t.run_dir)]
         for t in pending:
-            if t.run_dir.exists():
-                shutil.rmtree(t.run_dir)  # a partial run from an interrupt: start it again
+            # a partial run from an interrupt: start it again, unless a process (say a
+            # `sandbox run --resume` on it) still holds the run folder's own lock
+            remove_unlocked(t.run_dir)
         errors = _execute(
             pending, cell_fn or run_cell, engine, workers, progress, len(tasks), address
         )

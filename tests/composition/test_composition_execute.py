@@ -135,6 +135,22 @@ def test_resume_skips_finished_runs_and_reruns_partial_ones(tmp_path):
     assert invocations(root) == []
 
 
+def test_resume_never_deletes_a_partial_run_another_process_holds(tmp_path):
+    from sandbox.record.lock import FolderBusyError, FolderLock
+
+    root = ablate(tmp_path, "out")
+    partial = root / "cells" / "a+c" / "seed-2"
+    (partial / "run.json").write_text(json.dumps({"status": "running"}))
+    (partial / "live.txt").write_text("still being written")
+    (root / "invocations.log").unlink()
+    with FolderLock(partial), pytest.raises(FolderBusyError):  # e.g. a `run --resume` on it
+        ablate(tmp_path, "out")
+    assert (partial / "live.txt").exists()  # nothing of the live run was deleted
+    assert invocations(root) == []
+    ablate(tmp_path, "out")  # once it is gone, the partial run is redone
+    assert invocations(root) == ["a+c/2"] and not (partial / "live.txt").exists()
+
+
 def test_failed_cell_is_recorded_and_rerun_on_resume(tmp_path):
     root = ablate(tmp_path, "out", fn=flaky_cell)
     comp = json.loads((root / "composition.json").read_text())
