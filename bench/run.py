@@ -56,21 +56,30 @@ def floor(run_dir: Path, batches: list[list[str]]) -> dict[str, Any]:
             return cols[key]
 
         adds = queries = gets = 0
+        # writes in a row (one turn's) go out as one upsert per collection, as the store
+        # sends them; one upsert per memory would make the floor slower than the run
+        pending: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+
+        def flush() -> None:
+            for ns, rows in pending.items():
+                col(list(ns)).upsert(
+                    ids=[r["id"] for r in rows],
+                    embeddings=emb.encode([r["text"] for r in rows]),
+                    documents=[r["text"] for r in rows],
+                    metadatas=[{"owner": r.get("owner") or ""} for r in rows],
+                )
+            pending.clear()
+
         t0 = time.perf_counter()
         for batch in batches:  # every model call the run made, as it made it
             emb.encode(batch)
         for e in iter_events(run_dir):
             if e["kind"] == "memory_write":
-                v = emb.encode([e["text"]])
-                c = col(e["namespace"])
-                c.upsert(
-                    ids=[e["id"]],
-                    embeddings=v,
-                    documents=[e["text"]],
-                    metadatas=[{"owner": e.get("owner") or ""}],
-                )
+                pending.setdefault(tuple(e["namespace"]), []).append(e)
                 adds += 1
-            elif e["kind"] == "retrieval" and e.get("op") == "search" and e.get("query"):
+                continue
+            flush()
+            if e["kind"] == "retrieval" and e.get("op") == "search" and e.get("query"):
                 v = emb.encode([e["query"]])
                 c = col(e["namespace"])
                 n = c.count()
@@ -80,6 +89,7 @@ def floor(run_dir: Path, batches: list[list[str]]) -> dict[str, Any]:
             elif e["kind"] == "retrieval" and e.get("op") == "get":
                 col(e["namespace"]).get(ids=[h["id"] for h in e["hits"]] or ["none"])
                 gets += 1
+        flush()
         wall = time.perf_counter() - t0
     return {
         "wall_s": round(wall, 3),

@@ -280,6 +280,9 @@ def cast_curve(sizes: list[int], sessions: int, turns: int) -> list[dict[str, An
         for n in sorted(sizes):
             sc = cast_scenario(n, Path(d), sessions, turns)
             gc.collect()
+            # start cold, as the floor's fresh embedder does: texts cached by earlier
+            # benches would otherwise be free for the run and paid for by the floor
+            emb.cache.clear()
             emb.batch_log = []
             run_dir, wall = run_once(sc, Path(d), f"scale-{n}")
             batches, emb.batch_log = emb.batch_log, None
