@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from sandbox.analysis.layout import header, header_width
 from sandbox.text_safety import clean, markup_safe
 
 __all__ = [
@@ -186,8 +187,12 @@ def render_result(result: dict[str, Any], console: Console | None = None) -> Non
     ks = _ks(result)
     shown = _shown(result)
     t = Table(title=f"suite {markup_safe(result['suite'])}: per config, mean [CI]")
-    t.add_column("metric")
+    t.add_column("metric", no_wrap=True)
     configs = result["configs"]
+    # metric names break after "_" on a narrow terminal, never inside a word
+    width = max([len("leak-free^10"), *(len(m) for m in shown)])
+    if console.width < 100:
+        width = max([16, *(header_width(m) for m in shown)])
     for name in configs:
         t.add_column(Text(clean(name)), overflow="fold")
     t.add_row("runs", *[str(c["n_runs"]) for c in configs.values()])
@@ -195,7 +200,7 @@ def render_result(result: dict[str, Any], console: Console | None = None) -> Non
     for i, label in enumerate(["leak-free", *[f"leak-free^{k}" for k in ks]]):
         t.add_row(label, *[cells[i] for cells in lf])
     for m in shown:
-        t.add_row(m, *[_metric_cell(c["metrics"].get(m)) for c in configs.values()])
+        t.add_row(header(m, width), *[_metric_cell(c["metrics"].get(m)) for c in configs.values()])
     console.print(t)
     g = Table(title="gates")
     g.add_column("config")
