@@ -80,25 +80,32 @@ def known_mitigations() -> tuple[str, ...]:
     return tuple(MITIGATIONS)
 
 
+def _named_issues(
+    registry: Registry[Any],
+    field: str,
+    name: str,
+    args: dict[str, Any],
+    path: Path,
+    lines: dict[Any, int],
+) -> list[SpecIssue]:
+    """A registered component named at `field` (``{name, args}``): its name, then its args."""
+    if name not in registry.names():
+        line = lines.get((field, "name")) or lines.get((field,))
+        known = ", ".join(registry.names())
+        return [
+            SpecIssue(str(path), line, f"{field}.name", f"unknown {field} {name!r}; known: {known}")
+        ]
+    return _arg_issues(registry, name, args, path, lines, (field, "args"))
+
+
 def _check_agent(agent: AgentConfig, ap: Path, issues: list[SpecIssue]) -> None:
     """Backend name and arguments, and mitigation names, of an agent config."""
     from sandbox.registry import backends
 
     alines = _file_lines(ap)
-    name = agent.backend.name
-    if name not in backends.names():
-        issues.append(
-            SpecIssue(
-                str(ap),
-                alines.get(("backend", "name")) or alines.get(("backend",)),
-                "backend.name",
-                f"unknown backend {name!r}; known: {', '.join(backends.names())}",
-            )
-        )
-    else:
-        issues.extend(
-            _arg_issues(backends, name, agent.backend.args, ap, alines, ("backend", "args"))
-        )
+    issues.extend(
+        _named_issues(backends, "backend", agent.backend.name, agent.backend.args, ap, alines)
+    )
     known = known_mitigations()
     for k, mitigation in enumerate(agent.mitigations):
         if mitigation not in known:
@@ -117,18 +124,9 @@ def _check_policy(persona: Persona, pp: Path, issues: list[SpecIssue]) -> None:
     from sandbox.registry import policies
 
     plines = _file_lines(pp)
-    name = persona.policy.name
-    if name not in policies.names():
-        issues.append(
-            SpecIssue(
-                str(pp),
-                plines.get(("policy", "name")) or plines.get(("policy",)),
-                "policy.name",
-                f"unknown policy {name!r}; known: {', '.join(policies.names())}",
-            )
-        )
-        return
-    issues.extend(_arg_issues(policies, name, persona.policy.args, pp, plines, ("policy", "args")))
+    issues.extend(
+        _named_issues(policies, "policy", persona.policy.name, persona.policy.args, pp, plines)
+    )
 
 
 def _check_names(
