@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -200,9 +201,17 @@ def test_two_processes_write_one_cache_safely(tmp_path: Path) -> None:
         )
         for name in ("a", "b")
     ]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()
+    errors = []
+    try:
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            errors.append((p.returncode, err.decode()))
+    finally:
+        for p in procs:  # never leave a writer running into later tests
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert all(code == 0 for code, _ in errors), errors
     cache = ResponseCache(path)
     try:
         assert len(cache) == 300  # every key once: the first writer's body is kept
@@ -211,6 +220,40 @@ def test_two_processes_write_one_cache_safely(tmp_path: Path) -> None:
         assert all(b is not None and b.endswith(f":{i}") for i, b in enumerate(bodies))
     finally:
         cache.close()
+
+
+_OPENER = """
+import sys, time
+from sandbox.agent.backends.openai_cache import ResponseCache
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+for i in range(20):
+    ResponseCache(sys.argv[1] + str(i), timeout_s=30).close()
+"""
+
+
+def test_processes_creating_one_new_cache_at_once_all_open_it(tmp_path: Path) -> None:
+    """Creating the file and switching it to WAL races; every opener must get through."""
+    start = time.time() + 3.0  # all processes past their imports, then open together
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPENER, str(tmp_path / "new-"), str(start)],
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(6)
+    ]
+    errors = []
+    try:
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            errors.append((p.returncode, err.decode()[-400:]))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    assert all(code == 0 for code, _ in errors), errors
 
 
 def test_cache_keys_are_stable_across_processes() -> None:

@@ -17,6 +17,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,34 @@ class ResponseCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        try:
-            self._con: sqlite3.Connection | None = sqlite3.connect(
-                self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
-            )
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ValueError(f"cache {self.path}: cannot open ({exc})") from None
+        self._con: sqlite3.Connection | None = self._open(timeout_s)
+
+    def _open(self, timeout_s: float) -> sqlite3.Connection:
+        # Switching a new file to WAL takes an exclusive lock, and SQLite answers "database
+        # is locked" at once (without its busy wait) when two processes create the file
+        # together; so the opening steps are retried until the timeout.
+        deadline = time.monotonic() + timeout_s
+        delay = 0.01
+        while True:
+            con = None
+            try:
+                con = sqlite3.connect(
+                    self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+                )
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute(_SCHEMA)
+                return con
+            except sqlite3.OperationalError as exc:
+                if con is not None:
+                    con.close()
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise ValueError(f"cache {self.path}: cannot open ({exc})") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except sqlite3.Error as exc:
+                if con is not None:
+                    con.close()
+                raise ValueError(f"cache {self.path}: cannot open ({exc})") from None
 
     def get(self, key: str) -> str | None:
         """The stored body for `key`, or None; counts the hit or miss."""

@@ -14,6 +14,7 @@ together convert once and never see a half-written folder.
 from __future__ import annotations
 
 import fcntl
+import gc
 import importlib.metadata
 import importlib.util
 import json
@@ -21,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +93,25 @@ def _is_complete(folder: Path, source: dict[str, object]) -> bool:
 
 
 def _convert(gguf: Path, out: Path) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     log.info("converting the packaged SmolLM2 once into %s (about 20-30 s)", out.parent)
     hf_logging.disable_progress_bar()
+    # The GGUF reader leaves its file to the garbage collector; collect it here, quietly,
+    # rather than have an "unclosed file" warning surface later in unrelated code.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            _convert_quietly(gguf, out)
+        finally:
+            gc.collect()
+            hf_logging.enable_progress_bar()
+
+
+def _convert_quietly(gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     try:
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model: Any = AutoModelForCausalLM.from_pretrained(
@@ -110,8 +125,6 @@ def _convert(gguf: Path, out: Path) -> None:
         tok.save_pretrained(out)
     except ImportError as exc:  # gguf or accelerate missing
         raise SmolLMUnavailable(f"cannot read the GGUF file: {exc}") from exc
-    finally:
-        hf_logging.enable_progress_bar()
 
 
 def ensure_smollm2(cache: Path | None = None) -> Path:
