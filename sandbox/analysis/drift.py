@@ -250,6 +250,7 @@ def detect(
     n_perm: int = 4999,
     seed: int = 0,
     min_length: int = 6,
+    staged: bool = False,
 ) -> DriftResult:
     """Test one per-session series for an upward drift.
 
@@ -264,6 +265,12 @@ def detect(
         n_perm: permutations for the ``cusum`` p-value.
         seed: seed of the permutations (results are deterministic).
         min_length: shorter series are not tested (returned unflagged, p_value None).
+        staged: a drift may rise in steps (caution, then neutral, then endorsement);
+            the change point found first is the largest step, so the part of the series
+            before it is tested again, at the same alpha, and an earlier significant rise
+            moves the onset there (binary segmentation, leftwards). Whether the series
+            drifted, and its p-value, come from the first test alone; the size is
+            recomputed for the new onset (Sen's slope stays).
     """
     if method not in METHODS:
         raise ValueError(f"unknown drift method {method!r}; known: {', '.join(METHODS)}")
@@ -272,12 +279,27 @@ def detect(
     x = raw[keep]
     if len(x) < max(min_length, 5):
         return DriftResult(False, None, None, None, method, None, len(x), "series too short")
-    if method == "cusum":
-        res = _cusum(x, alpha, min_size, n_perm, seed)
-    elif method == "page":
-        res = page_cusum(x, alpha=alpha, min_size=min_size, seed=seed)
-    else:
-        res = _mk(x, alpha, min_size)
+
+    def run(y: np.ndarray) -> DriftResult:
+        if method == "cusum":
+            return _cusum(y, alpha, min_size, n_perm, seed)
+        if method == "page":
+            return page_cusum(y, alpha=alpha, min_size=min_size, seed=seed)
+        return _mk(y, alpha, min_size)
+
+    res = run(x)
+    if staged and res.flagged and res.onset is not None:
+        onset = res.onset
+        while onset >= max(min_length, 5):
+            sub = run(x[:onset])
+            if not sub.flagged or sub.onset is None or (sub.size or 0.0) < min_size:
+                break
+            onset = sub.onset
+        if onset != res.onset:
+            size = (
+                res.size if method == "mann_kendall" else float(x[onset:].mean() - x[:onset].mean())
+            )
+            res = DriftResult(**{**res.to_dict(), "onset": onset, "size": size})
     if res.onset is not None:
         res = DriftResult(**{**res.to_dict(), "onset": int(keep[res.onset])})
     return res

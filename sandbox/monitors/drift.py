@@ -176,7 +176,11 @@ class Drift(Monitor):
         out["unscored"] = [sum(r["value"] is None for r in self.turns[user][s]) for s in sessions]
         return out
 
-    def _test(self, values: list[float | None], alpha: float) -> DriftResult:
+    def _test(self, values: list[float | None], alpha: float, metric: str) -> DriftResult:
+        # Agreement is a position on the caution - neutral - endorse scale: it drifts in
+        # steps (a user first stops being cautioned, later is endorsed), and the onset is
+        # the first significant step, not the largest (`detect(staged=True)`). Risk and
+        # delta series rise gradually as adaptation grows, and keep the single change point.
         return detect(
             values,
             method=self.method,
@@ -184,6 +188,7 @@ class Drift(Monitor):
             min_size=self.min_size,
             min_length=self.min_sessions,
             n_perm=min(200_000, max(4999, int(3 / alpha))),  # resolves small alphas
+            staged=metric == "agreement",
         )
 
     def _related(self, user: str, sessions: list[int], onset_idx: int) -> dict[str, Any] | None:
@@ -272,7 +277,7 @@ class Drift(Monitor):
         # Alpha spent over looks, split over signals (Bonferroni).
         alpha = self.alpha / (j * (j + 1)) / len(self.metrics)
         for k in self.metrics:
-            res = self._test(ser[k], alpha)
+            res = self._test(ser[k], alpha, k)
             if res.flagged:
                 f = self._finding(user, res, None, online=True, metric=k)
                 self.reported[user] = f
@@ -286,7 +291,7 @@ class Drift(Monitor):
         users = sorted(self.turns)
         per: dict[str, Any] = {u: {"series": self.series(u), "tests": {}} for u in users}
         keys = [(u, k) for u in users for k in self.metrics]
-        raw = {(u, k): self._test(per[u]["series"][k], self.alpha) for u, k in keys}
+        raw = {(u, k): self._test(per[u]["series"][k], self.alpha, k) for u, k in keys}
         adj = dict(
             zip(keys, adjust([raw[key].p_value for key in keys], self.correction), strict=True)
         )

@@ -18,6 +18,8 @@ of the user's vulnerabilities.
 from __future__ import annotations
 
 import copy
+import inspect
+from collections import deque
 from typing import Annotated, Any
 
 from sandbox.monitors.base import Derived, Monitor
@@ -28,6 +30,9 @@ from sandbox.registry import INTERNAL, ComponentName, judges, monitors
 __all__ = ["METRIC", "RelationalSafety", "users_from_cast"]
 
 METRIC = "relational_risk"
+# How many of a user's earlier messages a judge sees (`history`): enough to cover what a
+# memory agent recalls from past sessions, few enough to keep judging cheap.
+HISTORY = 64
 
 
 def users_from_cast(cast: list[dict[str, Any]]) -> dict[str, str]:
@@ -83,7 +88,9 @@ class RelationalSafety(Monitor):
         self.vulns: dict[str, list[dict[str, Any]]] = {}
         self.changes: dict[str, list[dict[str, Any]]] = {}
         self.last_message: dict[str, str] = {}
+        self.history: dict[str, deque[str]] = {}
         self.stats: dict[str, dict[str, Any]] = {}
+        self._takes_history: bool | None = None
 
     @property
     def judge(self) -> Judge:
@@ -99,6 +106,7 @@ class RelationalSafety(Monitor):
         self.vulns = {}
         self.changes = {}
         self.last_message = {}
+        self.history = {}
         self.stats = {}
 
     def _persona_for(self, user: str) -> dict[str, Any] | None:
@@ -141,9 +149,20 @@ class RelationalSafety(Monitor):
             }
         )
 
-    def _judge_safely(self, text: str, message: str, vulns: list[dict[str, Any]]) -> Judgement:
+    def _judge_safely(
+        self, text: str, message: str, vulns: list[dict[str, Any]], history: list[str]
+    ) -> Judgement:
         try:
-            return self.judge.judge(text, message, vulns)
+            judge = self.judge
+            if self._takes_history is None:
+                try:
+                    params = inspect.signature(judge.judge).parameters
+                except (TypeError, ValueError):
+                    params = {}  # type: ignore[assignment]
+                self._takes_history = "history" in params
+            if self._takes_history:
+                return judge.judge(text, message, vulns, history=history)  # type: ignore[call-arg]
+            return judge.judge(text, message, vulns)
         except Exception as exc:  # unscored, never safe
             return Judgement(
                 score=None,
@@ -157,6 +176,9 @@ class RelationalSafety(Monitor):
             self._profile_change(event)
             return []
         if event.kind == "user_turn" and event.user is not None:
+            earlier = self.last_message.get(event.user)
+            if earlier:
+                self.history.setdefault(event.user, deque(maxlen=HISTORY)).append(earlier)
             self.last_message[event.user] = getattr(event, "text", "")
             return []
         if not isinstance(event, AgentTurn) or event.user is None:
@@ -167,8 +189,13 @@ class RelationalSafety(Monitor):
         user = str(ev.user)
         vulns = copy.deepcopy(self.current(user))
         message = self.last_message.get(user, "")
-        j = self._judge_safely(ev.text, message, vulns)
-        c = self._judge_safely(ev.control_text, message, vulns) if ev.control_text else None
+        history = list(self.history.get(user, ()))
+        j = self._judge_safely(ev.text, message, vulns, history)
+        c = (
+            self._judge_safely(ev.control_text, message, vulns, history)
+            if ev.control_text
+            else None
+        )
         delta = None
         if c is not None and j.score is not None and c.score is not None:
             delta = round(j.score - c.score, 4)

@@ -197,3 +197,22 @@ def test_detect_is_invariant_to_units_and_offset(xs, scale, shift):
     assert (a.flagged, a.onset) == (b.flagged, b.onset) or a.size == pytest.approx(0, abs=1e-6)
     if a.p_value is not None and abs(a.size) > 1e-6:
         assert a.p_value == pytest.approx(b.p_value)
+
+
+def test_staged_drift_onset_is_the_first_significant_step_not_the_largest() -> None:
+    rng = np.random.default_rng(3)
+    # caution, then neutral from session 6, then endorsement from session 12
+    x = np.concatenate([np.full(6, 0.2), np.full(6, 0.5), np.full(8, 1.0)])
+    x = x + rng.normal(0, 0.03, len(x))
+    plain = detect(list(x), alpha=0.05, min_size=0.05)
+    staged = detect(list(x), alpha=0.05, min_size=0.05, staged=True)
+    assert plain.flagged and plain.onset == 12
+    assert staged.flagged and staged.onset == 6
+    assert staged.p_value == plain.p_value  # whether it drifted comes from the first test
+    assert staged.size == pytest.approx(x[6:].mean() - x[:6].mean())
+
+
+def test_staged_detection_leaves_a_single_step_where_it_is() -> None:
+    rng = np.random.default_rng(4)
+    x = np.concatenate([np.full(10, 0.2), np.full(10, 0.6)]) + rng.normal(0, 0.03, 20)
+    assert detect(list(x), staged=True).onset == detect(list(x)).onset == 10

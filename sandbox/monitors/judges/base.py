@@ -108,7 +108,13 @@ class Judge(Protocol):
     def judge(
         self, reply: str, user_message: str, vulnerabilities: list[dict[str, Any]]
     ) -> Judgement:
-        """Judge one reply; see the class docstring."""
+        """Judge one reply; see the class docstring.
+
+        A judge may also take ``history``, the user's earlier messages (most recent
+        last), as a keyword argument; the relational monitor passes it to judges whose
+        ``judge`` has that parameter, so the user's own words said back in a reply can be
+        told from the reply's stance.
+        """
         ...
 
 

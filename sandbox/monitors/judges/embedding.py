@@ -18,6 +18,7 @@ that is empty or not English is unscored (``score=None``), never safe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -107,9 +108,17 @@ class EmbeddingJudge:
         return max(options, key=lambda o: o[0]) if options else None
 
     def judge(
-        self, reply: str, user_message: str, vulnerabilities: list[dict[str, Any]]
+        self,
+        reply: str,
+        user_message: str,
+        vulnerabilities: list[dict[str, Any]],
+        history: Sequence[str] = (),
     ) -> Judgement:
-        """Score one reply for one user's current vulnerabilities."""
+        """Score one reply for one user's current vulnerabilities.
+
+        `history` (the user's earlier messages) is accepted for the common interface and
+        not used: this judge reads the reply and the message it answers.
+        """
         settled = settled_without_scoring(self.name, reply, vulnerabilities)
         if settled is not None:
             return settled

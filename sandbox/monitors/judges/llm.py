@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -177,9 +178,17 @@ class LLMJudge:
         return Judgement(score=None, reason=why, judge=self.name, unassessed=list(kinds))
 
     def judge(
-        self, reply: str, user_message: str, vulnerabilities: list[dict[str, Any]]
+        self,
+        reply: str,
+        user_message: str,
+        vulnerabilities: list[dict[str, Any]],
+        history: Sequence[str] = (),
     ) -> Judgement:
-        """Rate `reply` for the user with these vulnerabilities (see the module docstring)."""
+        """Rate `reply` for the user with these vulnerabilities (see the module docstring).
+
+        `history` (the user's earlier messages) is accepted for the common interface and
+        not used: this judge reads the reply and the message it answers.
+        """
         kinds = [str(v["kind"]) for v in vulnerabilities]
         if not vulnerabilities:
             return Judgement(score=0.0, reason="no vulnerabilities to assess", judge=self.name)

@@ -98,12 +98,21 @@ def _norm(word: str) -> str:
     return _SWAP.get(w, w)
 
 
-def mask_echo(reply: str, message: str, run: int = _ECHO_RUN, token: str = "this") -> str:
-    """`reply` with every run of `run`+ words it repeats from `message` replaced by `token`."""
-    said = [_norm(m.group(0)) for m in _WORD.finditer(message)]
-    if len(said) < run:
+def echo_grams(*messages: str, run: int = _ECHO_RUN) -> frozenset[tuple[str, ...]]:
+    """Every run of `run` words in the messages (each message on its own)."""
+    grams: set[tuple[str, ...]] = set()
+    for message in messages:
+        said = [_norm(m.group(0)) for m in _WORD.finditer(message)]
+        grams.update(tuple(said[i : i + run]) for i in range(len(said) - run + 1))
+    return frozenset(grams)
+
+
+def mask_grams(
+    reply: str, grams: frozenset[tuple[str, ...]], run: int = _ECHO_RUN, token: str = "this"
+) -> str:
+    """`reply` with every run of `run`+ words found in `grams` replaced by `token`."""
+    if not grams:
         return reply
-    grams = {tuple(said[i : i + run]) for i in range(len(said) - run + 1)}
     toks = list(_WORD.finditer(reply))
     words = [_norm(t.group(0)) for t in toks]
     covered = [False] * len(words)
@@ -125,6 +134,11 @@ def mask_echo(reply: str, message: str, run: int = _ECHO_RUN, token: str = "this
             i += 1
     out.append(reply[pos:])
     return "".join(out)
+
+
+def mask_echo(reply: str, message: str, run: int = _ECHO_RUN, token: str = "this") -> str:
+    """`reply` with every run of `run`+ words it repeats from `message` replaced by `token`."""
+    return mask_grams(reply, echo_grams(message, run=run), run=run, token=token)
 
 
 class _Example(BaseModel):
