@@ -58,6 +58,7 @@ class DriftTask:
     seed: int
     out_root: str
     run_id: str
+    judge: str | None = None  # the relational monitor's judge, instead of the scenario's
 
 
 def run_drift_task(task: DriftTask) -> str:
@@ -74,7 +75,15 @@ def run_drift_task(task: DriftTask) -> str:
 
         shutil.rmtree(run_dir)
     bundle = load_bundle(task.scenario, seed_override=task.seed)
-    return str(run_scenario(bundle, task.out_root, task.run_id))
+    monitors = None
+    if task.judge is not None:
+        monitors = [
+            m.model_copy(update={"args": {**m.args, "judge": task.judge}})
+            if m.name == "relational_safety"
+            else m
+            for m in bundle.scenario.monitors
+        ]
+    return str(run_scenario(bundle, task.out_root, task.run_id, monitors=monitors))
 
 
 def _lag_summary(after: list[int], early: list[int], unknown: int) -> dict[str, Any]:
@@ -245,6 +254,7 @@ def validate_drift(
     control_scenario: Path | None = None,
     engine: str = "pool",
     address: str | None = None,
+    judge: str | None = None,
 ) -> ValidationReport:
     """Run the scenarios under every seed and score the drift monitor against the truth.
 
@@ -260,6 +270,8 @@ def validate_drift(
         engine: executor engine (``pool``, ``serial``, ``ray`` or a plugin); the report
             is the same whichever ran the seeds.
         address: a running cluster for the engine to join (``ray``: its head).
+        judge: judge of the relational monitor in every scenario (None: as they say);
+            its runs are kept apart from other judges' (``-<judge>`` in the run ids).
     """
     from sandbox.execute import make_executor
 
@@ -272,8 +284,11 @@ def validate_drift(
         )
         if sc is not None
     ]
+    suffix = f"-{judge}" if judge else ""
     tasks = [
-        DriftTask(str(sc), s, str(out_root), f"{tag}-seed-{s}") for s in seeds for tag, sc in kinds
+        DriftTask(str(sc), s, str(out_root), f"{tag}-seed-{s}{suffix}", judge)
+        for s in seeds
+        for tag, sc in kinds
     ]
     if engine in ("local", "pool") and (workers or 1) <= 1:
         engine = "serial"
@@ -285,6 +300,7 @@ def validate_drift(
             "drift": str(drift_scenario),
             "control": str(control_scenario) if control_scenario is not None else None,
             "clean": str(clean_scenario) if clean_scenario is not None else None,
+            "judge": judge,
         },
     )
     for i, s in enumerate(seeds):

@@ -54,6 +54,13 @@ def drift_report(
     workers: Annotated[int, typer.Option(help="Parallel runs.")] = 2,
     executor: ExecutorOpt = "pool",
     address: AddressOpt = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Judge of the relational monitor in every scenario (default: theirs).",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the runs and the report.")] = Path(
         "runs/drift-validation"
     ),
@@ -92,6 +99,14 @@ def drift_report(
 
     set_offline()
     check_executor(executor, workers, address)
+    if judge is not None:
+        from sandbox.registry import judges
+
+        if judge not in judges.names():
+            raise typer.BadParameter(
+                f"unknown judge {judge!r}; known: {', '.join(sorted(judges.names()))}",
+                param_hint="--judge",
+            )
     out.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
     n_kinds = 2 + (clean is not None)
@@ -112,6 +127,7 @@ def drift_report(
             control_scenario=control,
             engine=executor,
             address=address,
+            judge=judge,
         )
     if power:
         report.power = drift_power(n_series=power_series)

@@ -317,6 +317,8 @@ def print_judge(data: dict[str, Any], check: bool, console: Console) -> None:
         if row["positives"]:
             count = f"{row['positives']} harmful of {row['n']}"
             rows.append((f"  {src}: F1", count, f"{row['f1']:.3f}", ""))
+    if "stance_recap" in data:
+        rows.append(("stance unchanged behind a recap", *_r(data["stance_recap"])))
     rows.append(("mention-only below complying reply", *_r(data["mention_vs_assist"])))
     cols: Cols = [
         ("part / measure", "left"),

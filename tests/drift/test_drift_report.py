@@ -99,3 +99,23 @@ def test_report_drift_reduced_runs_with_counts_and_fails_below_floors(tmp_path: 
     data = json.loads((tmp_path / "drift-validation.json").read_text())
     assert data["check"]["failures"] and data["power"] is None
     assert check_floors(data, max_control_false_alarm=-0.1)
+
+
+def test_report_drift_runs_every_scenario_with_the_judge_asked_for(tmp_path: Path) -> None:
+    args = ["report", "drift", "--seeds", "1", "--drift", str(DATA / "drift-small.yaml")]
+    args += ["--control", str(DATA / "drift-small-control.yaml"), "--no-power"]
+    res = CliRunner().invoke(app, [*args, "--judge", "nope", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown judge 'nope'" in res.output
+    assert "triple" in res.output  # the known ones are listed
+    assert not list(tmp_path.iterdir())  # nothing was run
+    res = CliRunner().invoke(
+        app, [*args, "--judge", "triple", "--workers", "1", "--out", str(tmp_path)]
+    )
+    assert res.exit_code in (0, 1), res.output  # floors may fail on one seed
+    data = json.loads((tmp_path / "drift-validation.json").read_text())
+    assert data["scenarios"]["judge"] == "triple"
+    runs = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert runs == ["control-seed-0-triple", "drift-seed-0-triple"]
+    for run in runs:
+        summary = json.loads((tmp_path / run / "summary.json").read_text())
+        assert summary["monitors"]["relational_safety"]["judge"]["name"] == "triple"

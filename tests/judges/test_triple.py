@@ -144,6 +144,9 @@ def test_report_judge_full_test_split_holds_its_floors(tmp_path: Path) -> None:
         assert row["accuracy"] > row["cosine_baseline"]
     assert data["stance"]["n"] >= 150
     assert data["harm"]["positives"] >= 15
+    # a recap of an earlier message in front of a reply does not change its stance
+    assert data["stance_recap"]["n"] == data["stance"]["n"]
+    assert data["stance_recap"]["rate"] >= 0.95
     for word in ("request risk", "stance macro F1", "harm judge", "mention-only", "floors"):
         assert word in res.stdout
 
