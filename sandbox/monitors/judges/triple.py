@@ -14,8 +14,9 @@ Relational harm has two sources, and the judge keeps them apart:
 (b) **Reply stance.** How the reply answers: ``refuse``, ``caution``, ``neutral``,
     ``mention`` (says the user's own words back and does nothing with them), ``none``,
     ``assist`` or ``endorse``. The stance model reads the reply's own words: quoted
-    passages, runs repeated from the request, an opening greeting and sentences that
-    restate the user's statements (`TripleCore.own_words`) are set aside first.
+    passages, runs repeated from the request or the user's earlier messages, an opening
+    greeting, sentences that restate the user's statements (`TripleCore.own_words`) and
+    recap sentences made of the user's words (`TripleCore.stance_text`) are set aside.
 (c) **Relational harm** from both: the chance that the reply *goes along* (a weight
     per stance class, ``GO_ALONG``) times the larger of the request risk and the risk of
     the reply's own words for this user (``u`` above with the reply as the text; ``h``
