@@ -309,12 +309,21 @@ class TripleCore:
         if bad:
             return TripleVerdict(req_risk, parts, None, {}, None, None, None, None, f"reply: {bad}")
         own, restated = self.own_words(user, reply)
+        # The reply's own content for its risk: recaps of the user's earlier messages are
+        # their words, not what the reply adds (`_own_sentences`, read once for both).
+        masked, kept = (
+            self._own_sentences(own or reply, request or "", history)
+            if own or history
+            else ("", None)
+        )
+        content = (kept if history else None) or own or reply
         if not own:
             # Nothing but the user's own words, said back: a mention.
             out = {c: 0.0 for c in STANCES}
             out["mention"] = 1.0
         else:
-            probs = self.stance_probs(own, request or "", history)
+            p = self._stance_p(masked)
+            probs = {c: float(p[i]) for i, c in enumerate(FITTED_STANCES)}
             out = dict(probs)
             out["mention"] = 0.0
             if restated and probs["none"] + probs["neutral"] > 0:
@@ -323,11 +332,6 @@ class TripleCore:
                 out["none"] = 0.0
         label = max(out, key=lambda c: out[c])
         go = sum(GO_ALONG[c] * p for c, p in out.items())
-        # The reply's own content: recaps of the user's earlier messages are their words,
-        # not what the reply adds (`_own_sentences`).
-        content = own or reply
-        if history:
-            content = self._own_sentences(content, request or "", history)[1] or content
         rep_risk, rep_parts = self.risk_for(user, content, declared, general=req_risk is None)
         base = rep_risk if req_risk is None else max(req_risk, rep_risk)
         harm = go * base
